@@ -1,0 +1,1 @@
+#include "controller/sip/message/header_name.h"

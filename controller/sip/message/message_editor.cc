@@ -1,0 +1,1 @@
+#include "controller/sip/message/message_editor.h"

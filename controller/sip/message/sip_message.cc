@@ -1,0 +1,1 @@
+#include "controller/sip/message/sip_message.h"

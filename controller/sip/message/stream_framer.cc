@@ -1,0 +1,1 @@
+#include "controller/sip/message/stream_framer.h"

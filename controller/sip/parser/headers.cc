@@ -1,0 +1,1 @@
+#include "controller/sip/parser/headers.h"
