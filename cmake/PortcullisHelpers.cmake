@@ -51,11 +51,11 @@ function(portcullis_add_test name)
   catch_discover_tests(${name} TEST_PREFIX "${name}:" PROPERTIES LABELS "${ARG_LABELS}")
 endfunction()
 
-# portcullis_add_fuzzer(NAME SOURCES ... [DEPS ...] CORPUS dir)
+# portcullis_add_fuzzer(NAME SOURCES ... [DEPS ...] CORPUS dir...)
 # With clang + PORTCULLIS_FUZZ: a libFuzzer binary. Otherwise: the same entry point linked to
 # a replay main, registered in CTest (label fuzz-replay) to run every corpus file as a regression test.
 function(portcullis_add_fuzzer name)
-  cmake_parse_arguments(ARG "" "CORPUS" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;CORPUS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} portcullis_warnings)
   if(PORTCULLIS_LIBFUZZER)
