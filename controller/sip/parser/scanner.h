@@ -10,7 +10,6 @@
 #include <string_view>
 
 #include "controller/sip/parser/params.h"
-#include "controller/sip/parser/sip_error.h"
 #include "controller/sip/parser/uri.h"
 
 namespace portcullis::sip::detail {
