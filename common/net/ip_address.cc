@@ -48,7 +48,8 @@ Result<IpAddress> IpAddress::from_bytes(std::string_view raw) {
 Result<IpAddress> IpAddress::parse(std::string_view text) {
   // inet_pton needs a NUL-terminated string; addresses are short, so bound the copy.
   char buf[INET6_ADDRSTRLEN + 1];
-  if (text.empty() || text.size() >= sizeof(buf)) {
+  // An embedded NUL would end the C string early and let "10.0.0.1\0junk" through.
+  if (text.empty() || text.size() >= sizeof(buf) || text.find('\0') != std::string_view::npos) {
     return unexpected(invalid_argument("not an IP address: '" + log_excerpt(text, 64) + "'"));
   }
   std::memcpy(buf, text.data(), text.size());

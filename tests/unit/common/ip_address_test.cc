@@ -28,6 +28,8 @@ TEST_CASE("bad addresses are errors, not exceptions", "[unit][common]") {
     INFO(bad);
     CHECK_FALSE(IpAddress::parse(bad).ok());
   }
+  CHECK_FALSE(IpAddress::parse(std::string_view("10.0.0.1\0junk", 13)).ok());
+  CHECK_FALSE(IpAddress::parse(std::string_view("10.0.0.1\0", 9)).ok());
 }
 
 TEST_CASE("address classes", "[unit][common]") {
