@@ -37,16 +37,16 @@ class [[nodiscard]] Result {
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
 
-  T& value() & { assert(ok()); return *std::get_if<0>(&v_); }
-  const T& value() const& { assert(ok()); return *std::get_if<0>(&v_); }
-  T&& value() && { assert(ok()); return std::move(*std::get_if<0>(&v_)); }
+  T& value() & { assert(ok()); return std::get<0>(v_); }
+  const T& value() const& { assert(ok()); return std::get<0>(v_); }
+  T&& value() && { assert(ok()); return std::move(std::get<0>(v_)); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const E& error() const& { assert(!ok()); return *std::get_if<1>(&v_); }
-  E&& error() && { assert(!ok()); return std::move(*std::get_if<1>(&v_)); }
+  const E& error() const& { assert(!ok()); return std::get<1>(v_); }
+  E&& error() && { assert(!ok()); return std::move(std::get<1>(v_)); }
 
   template <class U>
   T value_or(U&& fallback) const& {

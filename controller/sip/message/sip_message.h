@@ -7,7 +7,7 @@
 // first typed access and the Result (value or error) is cached.
 //
 // Usage:
-//   auto parsed = SipMessage::parse(std::move(datagram), {.transport = Framing::kDatagram});
+//   auto parsed = SipMessage::parse(std::move(datagram));  // Framing::kDatagram by default
 //   if (!parsed) { /* answer parsed.error().status statelessly, or drop if .drop */ }
 //   const SipMessage& msg = *parsed;
 //   auto& vias = msg.vias();                 // validated already, never an error here
@@ -53,7 +53,9 @@ struct ParseLimits {
   std::uint32_t max_header_bytes = 16384;   // start line + headers; larger → 513
   std::uint32_t max_headers = 128;          // header fields; more → 513
   std::uint32_t max_body_bytes = 65535;     // Content-Length above this → 513
-  std::uint32_t max_via = 32;               // via-parms in total; more → 513
+  // via-parms in total; more → 513. 70 = the initial Max-Forwards of RFC 3261 §8.1.1.6, so a
+  // message that legitimately crossed that many hops still fits (RFC 4475 longreq.dat has 34).
+  std::uint32_t max_via = 70;
 };
 
 struct ParseOptions {

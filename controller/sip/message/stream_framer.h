@@ -11,6 +11,7 @@
 #include <string_view>
 #include <variant>
 
+#include "common/base/result.h"
 #include "controller/sip/parser/sip_error.h"
 
 namespace portcullis::sip {
@@ -48,6 +49,11 @@ class StreamFramer {
   bool failed() const noexcept { return failed_; }
 
  private:
+  FramerEvent fail(SipError error);
+  void reset_message_state();
+  /// Finds the one Content-Length in a complete header section (start line included).
+  Result<std::uint32_t, SipError> find_content_length(std::string_view head) const;
+
   FramerLimits limits_;
   std::string buffer_;
   std::size_t consumed_ = 0;      // bytes at the front of buffer_ already returned
@@ -55,6 +61,10 @@ class StreamFramer {
   std::optional<std::size_t> header_end_;  // offset just past the CRLFCRLF, once found
   std::uint32_t body_length_ = 0;
   bool failed_ = false;
+  bool in_message_ = false;           // past the keep-alives, inside a message's bytes
+  std::size_t line_start_ = 0;        // start of the header line being scanned
+  std::uint32_t header_lines_ = 0;    // header fields seen so far (folded lines not counted)
+  std::uint32_t keepalive_bytes_ = 0; // lone CRLFs skipped since the last event
 };
 
 }  // namespace portcullis::sip
