@@ -8,6 +8,10 @@ bash scripts/setup.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target portcullis-sipcheck >/dev/null
 torture=../shared/testdata/rfc4475
+if [ ! -f "$torture/expectations.tsv" ]; then
+  echo "demo: $torture not found (the shared test data must sit next to the checkout)" >&2
+  exit 1
+fi
 sipcheck=build/release/controller/app/portcullis-sipcheck
 
 echo "portcullis-sipcheck on the RFC 4475 torture suite ($torture)"
