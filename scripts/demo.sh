@@ -12,7 +12,7 @@ if [ ! -f "$torture/expectations.tsv" ]; then
   echo "demo: $torture not found (the shared test data must sit next to the checkout)" >&2
   exit 1
 fi
-sipcheck=build/release/controller/app/portcullis-sipcheck
+sipcheck=build/release/controller/app/sipcheck/portcullis-sipcheck
 
 echo "portcullis-sipcheck on the RFC 4475 torture suite ($torture)"
 echo
