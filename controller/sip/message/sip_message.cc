@@ -1,5 +1,7 @@
 #include "controller/sip/message/sip_message.h"
 
+#include "common/base/text.h"
+
 #include <array>
 #include <cstring>
 #include <forward_list>
@@ -18,21 +20,6 @@ constexpr bool is_wsp(char c) noexcept { return c == ' ' || c == '\t'; }
 
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-constexpr char ascii_lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string_view trim_wsp(std::string_view s) noexcept {
   std::size_t b = 0;
@@ -502,21 +489,10 @@ SipResult<void> SipMessage::Impl::validate_eager(const ParseOptions& options, st
   const std::size_t available = buffer.size() - body_begin;
   f = first_field(HeaderId::kContentLength);
   if (f != nullptr) {
-    auto cl = parse_content_length(f->value, std::numeric_limits<std::uint32_t>::max());
+    // 400 for a malformed value (RFC 4475 §3.1.2.3), 513 above the limit or on overflow.
+    auto cl = parse_content_length(f->value, limits.max_body_bytes);
     if (!cl) {
-      const std::string_view v = f->value;
-      bool digits = !v.empty();
-      for (const char c : v) {
-        digits = digits && is_digit(c);
-      }
-      // All digits but unparseable means it overflowed: too large rather than malformed.
-      if (digits) {
-        return unexpected(too_large("Content-Length too large"));
-      }
       return unexpected(cl.error());
-    }
-    if (*cl > limits.max_body_bytes) {
-      return unexpected(too_large("Content-Length too large"));
     }
     if (*cl > available) {
       // RFC 4475 §3.1.2.2 clerr: over UDP answer 400. (The stream framer never hands over a

@@ -226,27 +226,11 @@ Result<std::uint32_t, SipError> StreamFramer::find_content_length(std::string_vi
         value.push_back(field[i]);
       }
     }
-    std::string_view v = value;
-    while (!v.empty() && is_wsp(v.front())) {
-      v.remove_prefix(1);
-    }
-    while (!v.empty() && is_wsp(v.back())) {
-      v.remove_suffix(1);
-    }
-    auto cl = parse_content_length(v, std::numeric_limits<std::uint32_t>::max());
+    // parse_content_length trims LWS; 400 when malformed (RFC 4475 §3.1.2.3 ncl: the stream cannot
+    // be framed), 513 above the limit.
+    auto cl = parse_content_length(value, limits_.max_body_bytes);
     if (!cl) {
-      bool digits = !v.empty();
-      for (const char c : v) {
-        digits = digits && is_digit(c);
-      }
-      if (digits) {
-        return unexpected(too_large("Content-Length too large"));
-      }
-      // RFC 4475 §3.1.2.3 ncl: negative or non-numeric; the stream cannot be framed.
       return unexpected(cl.error());
-    }
-    if (*cl > limits_.max_body_bytes) {
-      return unexpected(too_large("body too large"));
     }
     found = *cl;
   }

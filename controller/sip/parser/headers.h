@@ -48,7 +48,8 @@ Result<CSeq, SipError> parse_cseq(std::string_view value);
 // ---- Numbers ----
 /// Max-Forwards (§20.22): 0..255.
 Result<std::uint8_t, SipError> parse_max_forwards(std::string_view value);
-/// Content-Length (§20.14): digits only, bounded by `max_body`.
+/// Content-Length (§20.14): digits only (else 400), not above `max_body` (else 513 Message Too Large,
+/// also for values that overflow 32 bits).
 Result<std::uint32_t, SipError> parse_content_length(std::string_view value, std::uint32_t max_body);
 /// Expires (§20.19) and Min-Expires: delta-seconds, 32-bit; larger values clamp to 2**32-1
 /// (§20.19 says a value above 2**32-1 is to be taken as 2**32-1).

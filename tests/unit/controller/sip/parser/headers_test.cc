@@ -79,10 +79,10 @@ TEST_CASE("parse_content_length", "[unit]") {
 
   auto too_big = parse_content_length("9999", 1500);
   REQUIRE_FALSE(too_big.ok());
-  CHECK(too_big.error().status == 413);
+  CHECK(too_big.error().status == 513);
   auto overflow = parse_content_length("99999999999999999999999999", 4294967295u);
   REQUIRE_FALSE(overflow.ok());
-  CHECK(overflow.error().status == 413);
+  CHECK(overflow.error().status == 513);
 }
 
 TEST_CASE("parse_delta_seconds clamps large values", "[unit]") {
