@@ -10,21 +10,20 @@
 
 #include "common/net/ip_address.h"
 #include "common/time/clock.h"
+#include "controller/sip/transaction/transaction_types.h"
 
 namespace portcullis::registrar {
 
-/// The transport a REGISTER arrived on. Mirrors sip::TransportProtocol (controller/sip/transaction),
-/// which this library does not link; the composition root converts.
-enum class TransportKind : std::uint8_t { kUdp, kTcp, kTls, kSctp, kWs, kWss };
-
-/// "UDP", "TCP", "TLS", "SCTP", "WS", "WSS".
-std::string_view transport_kind_name(TransportKind t) noexcept;
+/// The transport a REGISTER arrived on: the transaction layer's type (sip::transport_name() gives
+/// "UDP", "TCP" ...). The alias keeps existing spellings compiling; new code names
+/// sip::TransportProtocol directly.
+using TransportKind = sip::TransportProtocol;
 
 /// Where and how a request really arrived: the facts a NATed phone cannot lie about
 /// (RFC 3581 §4: the source IP:port; RFC 5626 §5.3: the flow it came on).
 struct TransportContext {
   net::Endpoint source;          // packet source address (what RFC 3581 calls received/rport)
-  TransportKind transport = TransportKind::kUdp;
+  sip::TransportProtocol transport = sip::TransportProtocol::kUdp;
   net::Endpoint local;           // our address/port the request arrived on
   std::uint64_t connection_id = 0;  // stream-transport connection; 0 = none (UDP)
 };
@@ -70,7 +69,7 @@ struct Target {
   std::string contact;            // becomes the Request-URI
   std::vector<std::string> path;  // RFC 3327 §5.3: pre-loaded Route set, in order
   net::Endpoint received;         // where the phone really is (send here, not to the Contact host)
-  TransportKind transport = TransportKind::kUdp;
+  sip::TransportProtocol transport = sip::TransportProtocol::kUdp;
   net::Endpoint local;            // our socket that heard the REGISTER
   std::uint64_t connection_id = 0;  // RFC 5626 flow: reuse this connection if still open
   std::uint16_t q = 1000;

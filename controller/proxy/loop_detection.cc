@@ -1,0 +1,82 @@
+#include "controller/proxy/loop_detection.h"
+
+#include <array>
+
+namespace portcullis::proxy {
+namespace {
+
+constexpr std::uint64_t kFnvOffset = 14695981039346656037ULL;
+constexpr std::uint64_t kFnvPrime = 1099511628211ULL;
+
+void fnv1a(std::uint64_t& h, std::string_view s) {
+  for (const char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= kFnvPrime;
+  }
+  h ^= 0xff;  // field separator: ("ab", "c") and ("a", "bc") differ
+  h *= kFnvPrime;
+}
+
+std::string hex16(std::uint64_t v) {
+  static constexpr std::array<char, 16> kHex = {'0', '1', '2', '3', '4', '5', '6', '7',
+                                                '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+  std::string out(16, '0');
+  for (std::size_t i = 0; i < 16; ++i) {
+    out[15 - i] = kHex[(v >> (4 * i)) & 0xf];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string loop_hash(const sip::SipMessage& request) {
+  std::uint64_t h = kFnvOffset;
+  fnv1a(h, request.request_uri_text());
+  fnv1a(h, request.from().tag());
+  fnv1a(h, request.to().tag());
+  fnv1a(h, request.call_id());
+  fnv1a(h, std::to_string(request.cseq().number));
+  for (const sip::HeaderField& f : request.headers()) {
+    if (f.id == sip::HeaderId::kRoute || f.id == sip::HeaderId::kProxyRequire ||
+        f.id == sip::HeaderId::kProxyAuthorization) {
+      fnv1a(h, sip::header_canonical_name(f.id));
+      fnv1a(h, f.value);
+    }
+  }
+  return hex16(h);
+}
+
+std::string make_branch(std::string_view loop_hash, std::uint64_t unique) {
+  std::string out(kBranchPrefix);
+  out += loop_hash;
+  out += '-';
+  out += hex16(unique);
+  return out;
+}
+
+std::string stateless_branch(std::string_view loop_hash, const sip::Via& incoming_top) {
+  std::uint64_t h = kFnvOffset;
+  fnv1a(h, incoming_top.branch);
+  fnv1a(h, incoming_top.host);
+  fnv1a(h, std::to_string(incoming_top.port.value_or(0)));
+  return make_branch(loop_hash, h);
+}
+
+std::optional<std::string_view> branch_loop_hash(std::string_view branch) {
+  if (branch.size() < kBranchPrefix.size() + 16 || branch.substr(0, kBranchPrefix.size()) != kBranchPrefix) {
+    return std::nullopt;
+  }
+  return branch.substr(kBranchPrefix.size(), 16);
+}
+
+bool is_looped(const sip::SipMessage& request, const ProxyIdentity& identity, std::string_view hash) {
+  for (const sip::Via& via : request.vias()) {
+    const auto h = branch_loop_hash(via.branch);
+    if (h && *h == hash && identity.is_own_sent_by(via)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace portcullis::proxy

@@ -1,0 +1,42 @@
+// Loop detection (RFC 3261 §16.3 step 4, §16.6 step 8, RFC 5393 §4.2) and our Via branches.
+//
+// Every branch we create is "z9hG4bK-pc-<loop hash>-<unique>": the magic cookie (§8.1.1.7), a
+// 16-hex-digit hash of the fields that decide routing, and 16 hex digits unique per client
+// transaction. When a request arrives carrying a Via with our sent-by whose loop hash equals the
+// hash of the request as it is now, it has come back unchanged: a loop (482). Same sent-by but
+// a different hash is a spiral (the R-URI or Route changed) and is allowed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "controller/proxy/proxy_identity.h"
+#include "controller/sip/message/sip_message.h"
+
+namespace portcullis::proxy {
+
+inline constexpr std::string_view kBranchPrefix = "z9hG4bK-pc-";
+
+/// RFC 3261 §16.6 step 8 / RFC 5393 §4.2: FNV-1a over the Request-URI, From tag, To tag,
+/// Call-ID, CSeq number, and every Route, Proxy-Require and Proxy-Authorization value, as
+/// received. Max-Forwards and Via are left out: they change on every hop. 16 lowercase hex.
+std::string loop_hash(const sip::SipMessage& request);
+
+/// kBranchPrefix + loop_hash + "-" + 16 hex digits of `unique`.
+std::string make_branch(std::string_view loop_hash, std::uint64_t unique);
+
+/// RFC 3261 §16.11: a stateless branch for forwarding an ACK for a 2xx, a pure function of the
+/// request, so a retransmitted ACK gets the same branch: the loop hash plus a hash of the
+/// incoming top Via (branch and sent-by).
+std::string stateless_branch(std::string_view loop_hash, const sip::Via& incoming_top);
+
+/// The loop-hash part of one of our branches; nullopt for branches we did not make.
+std::optional<std::string_view> branch_loop_hash(std::string_view branch);
+
+/// §16.3 step 4: true when a Via of `request` carries our sent-by and a branch whose loop hash
+/// equals `hash` (the request's loop_hash()).
+bool is_looped(const sip::SipMessage& request, const ProxyIdentity& identity, std::string_view hash);
+
+}  // namespace portcullis::proxy
