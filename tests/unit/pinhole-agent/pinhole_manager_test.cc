@@ -361,7 +361,7 @@ TEST_CASE("a stale fencing token is refused and changes nothing", "[unit][agent]
   CHECK(h.m->max_token_seen(kOwner) == kToken + 2);
 }
 
-TEST_CASE("session lapse orphans bindings; grace expiry closes and flushes conntrack",
+TEST_CASE("session lapse orphans bindings, grace expiry closes and flushes conntrack",
           "[unit][agent][core][leases]") {
   Harness h;
   const Binding b = h.reserve_pair();

@@ -86,7 +86,7 @@ TEST_CASE("location store: outbound keys ignore the contact, plain keys ignore i
   CHECK(store.bindings("sip:a@x").at(0).instance_id.empty());
 }
 
-TEST_CASE("location store: lookup order and expiry; purge follows the clock", "[unit]") {
+TEST_CASE("location store: lookup order and expiry, purge follows the clock", "[unit]") {
   FakeClock clock;
   InMemoryLocationStore store;
   const auto t0 = clock.now();

@@ -213,7 +213,7 @@ TEST_CASE("registrar: Contact: * with Expires: 0 removes every binding (RFC 3261
   }
 }
 
-TEST_CASE("registrar: 423 Interval Too Brief with Min-Expires; long intervals are clamped", "[unit]") {
+TEST_CASE("registrar: 423 Interval Too Brief with Min-Expires, long intervals are clamped", "[unit]") {
   Fixture fx;
   RegisterSpec spec;
   spec.contacts = {"<sip:alice@10.0.0.2>", "<sip:alice@10.0.0.3>"};

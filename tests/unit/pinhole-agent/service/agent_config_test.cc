@@ -106,7 +106,7 @@ TEST_CASE("nft backend rules: interfaces required, pools clear of masquerade por
   CHECK_THAT(error_of(text), Catch::Contains("pools[0].ports.first: overlaps backend.masquerade_ports"));
 }
 
-TEST_CASE("mTLS is required unless insecure lab; TLS files and identities are checked") {
+TEST_CASE("mTLS is required unless insecure lab, TLS files and identities are checked") {
   const std::string no_tls = replace(kGood, "tls:\n  insecure_lab: true\n", "");
   CHECK_THAT(error_of(no_tls), Catch::Contains("tls: is required"));
   CHECK(parse_agent_config(no_tls, "agent.yaml", /*insecure_lab_flag=*/true).ok());

@@ -668,7 +668,7 @@ TEST_CASE("Session stream: first message must be hello, and watchers see events 
   ctx.TryCancel();
 }
 
-TEST_CASE("Apply: reserve + enable by natural key in one batch; a bad op changes nothing") {
+TEST_CASE("Apply: reserve + enable by natural key in one batch, a bad op changes nothing") {
   Agent agent(AccessPolicy::allow_all(), lab());
   auto stub = agent.insecure_stub();
   pb::ApplyRequest batch;

@@ -196,7 +196,7 @@ TEST_CASE("non-INVITE client over TCP: no Timer E, final terminates at once (K =
   s.expect_nothing();
 }
 
-TEST_CASE("responses match on branch + CSeq method (§17.1.3); others are strays",
+TEST_CASE("responses match on branch + CSeq method (§17.1.3), others are strays",
           "[transaction][fsm][client]") {
   Script s;
   const TransactionId id = s.tu_send(kOptions, kNextHopUdp);
@@ -245,7 +245,7 @@ TEST_CASE("CANCEL is held until a provisional response, then sent as its own tra
   s.expect_nothing();
 }
 
-TEST_CASE("a held CANCEL dies when the INVITE completes first; no CANCEL after a final",
+TEST_CASE("a held CANCEL dies when the INVITE completes first, no CANCEL after a final",
           "[transaction][fsm][client][cancel]") {
   Script s;
   const TransactionId inv = s.tu_send(kInvite, kNextHopUdp);
