@@ -69,6 +69,30 @@ std::optional<std::string_view> branch_loop_hash(std::string_view branch) {
   return branch.substr(kBranchPrefix.size(), 16);
 }
 
+std::optional<std::uint8_t> branch_shard(std::string_view branch) {
+  // kBranchPrefix + 16 hex (loop hash) + '-' + 16 hex (unique); the shard is the unique's top byte.
+  constexpr std::size_t kUniqueAt = kBranchPrefix.size() + 16 + 1;
+  if (branch.size() != kUniqueAt + 16 || branch.substr(0, kBranchPrefix.size()) != kBranchPrefix ||
+      branch[kUniqueAt - 1] != '-') {
+    return std::nullopt;
+  }
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
+    return -1;
+  };
+  const int hi = hex(branch[kUniqueAt]);
+  const int lo = hex(branch[kUniqueAt + 1]);
+  if (hi < 0 || lo < 0) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint8_t>(hi * 16 + lo);
+}
+
 bool is_looped(const sip::SipMessage& request, const ProxyIdentity& identity, std::string_view hash) {
   for (const sip::Via& via : request.vias()) {
     const auto h = branch_loop_hash(via.branch);

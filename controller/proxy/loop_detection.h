@@ -32,6 +32,14 @@ std::string make_branch(std::string_view loop_hash, std::uint64_t unique);
 /// incoming top Via (branch and sent-by).
 std::string stateless_branch(std::string_view loop_hash, const sip::Via& incoming_top);
 
+/// ProxyConfig::branch_shard lives in the top byte of the unique part of make_branch().
+inline constexpr unsigned kBranchShardShift = 56;
+inline constexpr std::uint64_t kBranchShardMask = (std::uint64_t{1} << kBranchShardShift) - 1;
+
+/// The shard byte (ProxyConfig::branch_shard) of one of our branches: the first two hex digits
+/// of the unique part. nullopt for branches we did not make (wrong prefix, length or digits).
+std::optional<std::uint8_t> branch_shard(std::string_view branch);
+
 /// The loop-hash part of one of our branches; nullopt for branches we did not make.
 std::optional<std::string_view> branch_loop_hash(std::string_view branch);
 

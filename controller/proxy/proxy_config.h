@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,12 @@ struct ProxyConfig {
   std::size_t max_branches = 16;
   /// Seed for the unique part of our Via branches (§8.1.1.7). 0: std::random_device.
   std::uint64_t branch_seed = 0;
+  /// Several ProxyCores on several executors behind one address (controller/app shards): when
+  /// set, the top 8 bits of the unique part of every branch we create carry this value, so the
+  /// owner can hand a response that arrived on another executor to the core holding its client
+  /// transaction (branch_shard() in loop_detection.h). CANCELs reuse the INVITE's branch (§9.1)
+  /// and carry it too. Unset: all 64 bits are random.
+  std::optional<std::uint8_t> branch_shard;
 };
 
 }  // namespace portcullis::proxy

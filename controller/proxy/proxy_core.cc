@@ -144,7 +144,15 @@ ProxyCore::ProxyCore(ProxyConfig config, const Clock& clock, NextHopResolver& re
 
 ProxyCore::~ProxyCore() = default;
 
-std::uint64_t ProxyCore::next_unique() { return splitmix64(unique_state_); }
+std::uint64_t ProxyCore::next_unique() {
+  std::uint64_t unique = splitmix64(unique_state_);
+  if (config_.branch_shard) {
+    // 56 random bits stay unique enough per client transaction (§8.1.1.7); the top byte routes
+    // responses back to this core (ProxyConfig::branch_shard).
+    unique = (unique & kBranchShardMask) | (static_cast<std::uint64_t>(*config_.branch_shard) << kBranchShardShift);
+  }
+  return unique;
+}
 
 ProxyCore::Proxied* ProxyCore::find(RequestId id) {
   const auto it = requests_.find(id);

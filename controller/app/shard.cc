@@ -1,0 +1,482 @@
+#include "controller/app/shard.h"
+
+#include <array>
+#include <span>
+#include <stdexcept>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+
+#include "common/base/text.h"
+#include "common/log/log.h"
+#include "controller/app/flow_routing.h"
+#include "controller/sip/resolver/srv_order.h"
+#include "controller/sip/transaction/stateless.h"
+#include "controller/sip/transport/stream_connection.h"
+#include "controller/sip/transport/stream_transport.h"
+#include "controller/sip/transport/udp_transport.h"
+
+namespace portcullis::controller::app {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Expired bindings are invisible to lookups already; purging only frees their memory.
+constexpr auto kPurgeInterval = 30s;
+/// After stop(): time for the transports' close handlers before the io_context is stopped.
+constexpr auto kStopGrace = 200ms;
+/// RFC 3261 §21.5.4 Retry-After of the 503 answered while draining.
+constexpr std::string_view kDrainRetryAfter = "5";
+/// One byte of shard and slot numbers (flow_routing.h).
+constexpr std::size_t kMaxSlots = 255;
+
+std::size_t per_shard(std::size_t total, std::uint32_t shards) {
+  return total == 0 ? 0 : (total + shards - 1) / shards;
+}
+
+std::chrono::steady_clock::time_point to_steady(Clock::TimePoint t) {
+  return std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(t.time_since_epoch()));
+}
+
+std::string listener_text(sip::TransportKind kind, const net::Endpoint& ep) {
+  return std::string(sip::transport_kind_name(kind)) + " " + ep.to_string();
+}
+
+}  // namespace
+
+Shard::Shard(std::uint8_t index, const ControllerConfig& config, const Clock& clock, SharedLocationStore* store,
+             const ShardDirectory& directory)
+    : index_(index),
+      count_(config.effective_threads()),
+      config_(config),
+      clock_(clock),
+      store_(store),
+      directory_(directory),
+      work_(io_.get_executor()) {}
+
+Shard::~Shard() {
+  // Members go in reverse order: the proxy before the resolver it borrows, the transports before
+  // io_. Stopping the transports first keeps their destructors from posting into a live loop.
+  for (Slot& s : slots_) {
+    s.transport->stop();
+  }
+}
+
+// ---- start-up (main thread, before run()) ----
+
+Status Shard::start() {
+  if (Status s = start_transports(); !s.ok()) {
+    return s;
+  }
+  if (Status s = start_resolver(); !s.ok()) {
+    return s;
+  }
+  if (store_ != nullptr) {
+    registrar_ = std::make_unique<registrar::Registrar>(config_.registrar, *store_, clock_);
+  }
+  proxy::ProxyConfig pc = config_.proxy;
+  if (count_ > 1) {
+    pc.branch_shard = index_;
+  }
+  sip::TransactionConfig tc = config_.transactions;
+  tc.max_transactions = per_shard(tc.max_transactions, count_);
+  try {
+    proxy_ = std::make_unique<proxy::ProxyCore>(std::move(pc), clock_, *next_hop_, registrar_.get(), tc);
+  } catch (const std::invalid_argument& e) {
+    return unexpected(invalid_argument(std::string("proxy: ") + e.what()));
+  }
+  if (index_ == 0 && registrar_) {
+    arm_purge();
+  }
+  return ok_status();
+}
+
+Status Shard::start_transports() {
+  const bool reuse_port = count_ > 1;
+  const auto exec = io_.get_executor();
+
+  sip::UdpConfig udp;
+  udp.parse_limits = config_.parse_limits;
+  udp.reuse_port = reuse_port;
+  sip::StreamConfig tcp;
+  tcp.kind = sip::TransportKind::kTcp;
+  tcp.limits.max_connections = per_shard(config_.max_connections, count_);
+  tcp.limits.max_connections_per_ip = per_shard(config_.max_connections_per_ip, count_);
+  tcp.connection.parse_limits = config_.parse_limits;
+  tcp.idle_timeout = config_.idle_timeout;
+  tcp.reuse_port = reuse_port;
+  std::vector<const ListenConfig*> tls_listeners;
+  for (const ListenConfig& l : config_.listen) {
+    switch (l.transport) {
+      case sip::TransportProtocol::kUdp:
+        udp.listen.push_back(l.address);
+        break;
+      case sip::TransportProtocol::kTcp:
+        tcp.listen.push_back(l.address);
+        break;
+      default:
+        tls_listeners.push_back(&l);
+        break;
+    }
+  }
+  if (2 + tls_listeners.size() > kMaxSlots) {
+    return unexpected(invalid_argument("too many tls listeners (at most " + std::to_string(kMaxSlots - 2) + ")"));
+  }
+
+  // Transports are created with this shard's io_context as both executor and owner: one thread
+  // runs it, so every callback is serial with the proxy core (transport.h contract).
+  if (!udp.listen.empty()) {
+    auto t = std::make_shared<sip::UdpTransport>(exec, udp, exec);
+    const auto slot = static_cast<std::uint8_t>(slots_.size());
+    slots_.push_back(Slot{sip::TransportKind::kUdp, t, {}, &t->stats()});
+    udp_slot_ = slot;
+    install_callbacks(slot);
+    if (Status s = t->start(); !s.ok()) {
+      return s;
+    }
+    slots_[slot].bound = t->local_endpoints();
+    for (std::size_t i = 0; i < slots_[slot].bound.size(); ++i) {
+      udp_socket_ids_.push_back(t->socket_id(i));
+    }
+  }
+  std::vector<sip::StreamConfig> streams;
+  if (!tcp.listen.empty()) {
+    streams.push_back(tcp);
+  }
+  for (const ListenConfig* l : tls_listeners) {
+    sip::StreamConfig tls = tcp;
+    tls.kind = sip::TransportKind::kTls;
+    tls.listen = {l->address};
+    sip::TlsConfig tc;
+    tc.certificate_chain_file = l->cert_file;
+    tc.private_key_file = l->key_file;
+    tc.ca_file = l->ca_file;
+    tc.require_client_certificate = l->require_client_cert;
+    tls.tls = tc;
+    streams.push_back(std::move(tls));
+  }
+  for (sip::StreamConfig& sc : streams) {
+    const sip::TransportKind kind = sc.kind;
+    auto created = sip::StreamTransport::create(exec, std::move(sc), exec);
+    if (!created.ok()) {
+      return unexpected(std::move(created).error());
+    }
+    std::shared_ptr<sip::StreamTransport> t = std::move(created).value();
+    const auto slot = static_cast<std::uint8_t>(slots_.size());
+    slots_.push_back(Slot{kind, t, {}, &t->stats()});
+    install_callbacks(slot);
+    if (Status s = t->start(); !s.ok()) {
+      return s;
+    }
+    slots_[slot].bound = t->local_endpoints();
+  }
+  return ok_status();
+}
+
+void Shard::install_callbacks(std::uint8_t slot) {
+  sip::TransportCallbacks cb;
+  cb.on_message = [this, slot](sip::ReceivedMessage m) { on_message(slot, std::move(m)); };
+  cb.on_rejected = [this, slot](sip::RejectedMessage r) { on_rejected(slot, std::move(r)); };
+  slots_[slot].transport->set_callbacks(std::move(cb));
+}
+
+Status Shard::start_resolver() {
+  sip::resolver::CaresConfig cc;
+  cc.servers = config_.dns_servers;
+  cc.use_system_config = config_.dns_servers.empty();
+  auto dns = sip::resolver::CaresDnsResolver::create(io_.get_executor(), cc);
+  if (!dns.ok()) {
+    return unexpected(Error(dns.error().code, "dns: " + dns.error().message));
+  }
+  dns_ = std::move(dns).value();
+  dns_cache_ = std::make_unique<sip::resolver::DnsCache>(clock_);
+  // RFC 3263 §4.1 may only pick transports we can send on.
+  sip::resolver::LocatorConfig lc;
+  lc.transports.clear();
+  for (sip::TransportKind k : {sip::TransportKind::kUdp, sip::TransportKind::kTcp, sip::TransportKind::kTls}) {
+    if (default_slot(k)) {
+      lc.transports.push_back(static_cast<sip::resolver::TargetTransport>(k));
+    }
+  }
+  locator_ = std::make_unique<sip::resolver::Rfc3263Locator>(*dns_, sip::resolver::make_default_random(), lc,
+                                                              dns_cache_.get());
+  next_hop_ = std::make_unique<DnsNextHopResolver>(*locator_, [this] { after_event(); });
+  return ok_status();
+}
+
+// ---- thread-safe controls ----
+
+void Shard::run() { io_.run(); }
+
+void Shard::begin_drain() {
+  boost::asio::post(io_, [this] { draining_ = true; });
+}
+
+void Shard::stop() {
+  boost::asio::post(io_, [this] {
+    if (stopped_) {
+      return;
+    }
+    stopped_ = true;
+    timer_.cancel();
+    purge_timer_.cancel();
+    for (Slot& s : slots_) {
+      s.transport->stop();
+    }
+    work_.reset();
+    // The resolver may still hold timers for queries in flight; do not wait for them.
+    stop_timer_.expires_after(kStopGrace);
+    stop_timer_.async_wait([this](const boost::system::error_code&) { io_.stop(); });
+  });
+}
+
+std::vector<std::string> Shard::bound_listeners() const {
+  std::vector<std::string> out;
+  for (const Slot& s : slots_) {
+    for (const net::Endpoint& ep : s.bound) {
+      out.push_back(listener_text(s.kind, ep));
+    }
+  }
+  return out;
+}
+
+const proxy::ProxyStats& Shard::proxy_stats() const { return proxy_->stats(); }
+
+const registrar::RegistrarStats* Shard::registrar_stats() const {
+  return registrar_ ? &registrar_->stats() : nullptr;
+}
+
+std::map<std::string, std::uint64_t> Shard::transport_totals() const {
+  std::map<std::string, std::uint64_t> out;
+  for (const Slot& s : slots_) {
+    const sip::TransportStats& st = *s.stats;
+    out["messages_received"] += st.messages_received.load();
+    out["messages_sent"] += st.messages_sent.load();
+    out["send_failures"] += st.send_failures.load();
+    out["parse_errors"] += st.parse_errors.load();
+    out["framing_errors"] += st.framing_errors.load();
+    out["oversize_dropped"] += st.oversize_dropped.load();
+    out["connections_accepted"] += st.connections_accepted.load();
+    out["connections_opened"] += st.connections_opened.load();
+    out["connections_refused"] += st.connections_refused_total.load() + st.connections_refused_per_ip.load();
+  }
+  return out;
+}
+
+// ---- events ----
+
+void Shard::on_message(std::uint8_t slot, sip::ReceivedMessage m) {
+  const sip::Peer from = to_peer(m.kind, m.source, index_, slot, m.connection);
+  dispatch(std::move(m.message), from);
+}
+
+void Shard::dispatch(sip::SipMessage message, const sip::Peer& from) {
+  if (stopped_) {
+    return;
+  }
+  if (message.is_response()) {
+    // SO_REUSEPORT spreads datagrams by 4-tuple, so a response may land on a shard other than
+    // the one that sent the request; its branch says which one holds the client transaction.
+    if (count_ > 1) {
+      if (const auto owner = owning_shard(message, count_); owner && *owner != index_) {
+        ++counters_.responses_handed_over;
+        Shard* target = directory_[*owner];
+        boost::asio::post(target->io_, [target, msg = std::move(message), from]() mutable {
+          target->dispatch(std::move(msg), from);
+        });
+        return;
+      }
+    }
+    proxy_->receive(std::move(message), from);
+    after_event();
+    return;
+  }
+  if (draining_ && starts_new_work(message)) {
+    ++counters_.drain_rejected;
+    const sip::ExtraHeader retry{"Retry-After", kDrainRetryAfter};
+    std::string text = sip::make_response(message, 503, {}, {}, std::span(&retry, 1));
+    send(sip::SendAction{sip::kNoTransaction, sip::response_peer(message, from), std::move(text)});
+    return;
+  }
+  if (store_ != nullptr && message.method() == sip::Method::kRegister) {
+    // One REGISTER is several store calls; other shards must not interleave theirs
+    // (shared_location_store.h).
+    const auto hold = store_->hold();
+    proxy_->receive(std::move(message), from);
+  } else {
+    proxy_->receive(std::move(message), from);
+  }
+  after_event();
+}
+
+void Shard::on_rejected(std::uint8_t slot, sip::RejectedMessage r) {
+  // RFC 3261 §18.1.2: a broken response is discarded. A broken request is answered over the same
+  // flow with the parser's status (400, 505, 513), copying the Via/From/To/Call-ID/CSeq lines that
+  // are intact (§8.2.6, best effort). SipMessage::parse failed, so stateless.h's make_response
+  // (which takes a parsed request) cannot be used; the transport's builder works on raw bytes.
+  std::string answer;
+  if (!r.error.drop) {
+    answer = sip::StreamConnection::framing_error_answer(r.bytes, r.error);
+  }
+  if (answer.empty()) {
+    ++counters_.rejected_dropped;
+    log::get("controller")->debug("dropped unparsable message from {}: {}", r.source.to_string(), r.error.reason);
+    return;
+  }
+  ++counters_.rejected_answered;
+  log::get("controller")->debug("answered unparsable request from {} with {}: {}", r.source.to_string(),
+                                r.error.status, r.error.reason);
+  // Unreliable transports: back to the packet source (the Via cannot be trusted, RFC 3581 spirit);
+  // streams: over the connection it came on.
+  sip::OutboundMessage out{r.source, r.kind, std::move(answer), r.connection, {}};
+  send_local(slot, std::move(out), sip::kNoTransaction, index_);
+}
+
+void Shard::after_event() {
+  if (stopped_) {
+    return;
+  }
+  for (sip::SendAction& s : proxy_->take_sends()) {
+    send(std::move(s));
+  }
+  active_.store(proxy_->active_requests(), std::memory_order_relaxed);
+  arm_timer();
+}
+
+void Shard::arm_timer() {
+  const std::optional<Clock::TimePoint> next = proxy_->next_deadline();
+  if (next == armed_) {
+    return;
+  }
+  armed_ = next;
+  if (!next) {
+    timer_.cancel();
+    return;
+  }
+  timer_.expires_at(to_steady(*next));
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec == boost::asio::error::operation_aborted || stopped_) {
+      return;  // re-armed or stopping; a newer wait (if any) is pending
+    }
+    armed_.reset();
+    proxy_->advance(clock_.now());
+    after_event();
+  });
+}
+
+void Shard::arm_purge() {
+  purge_timer_.expires_after(kPurgeInterval);
+  purge_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec == boost::asio::error::operation_aborted || stopped_) {
+      return;
+    }
+    counters_.registrar_purged += registrar_->purge_expired();
+    arm_purge();
+  });
+}
+
+// ---- output ----
+
+std::optional<std::uint8_t> Shard::default_slot(sip::TransportKind kind) const {
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].kind == kind) {
+      return static_cast<std::uint8_t>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<sip::ConnectionId> Shard::same_udp_socket(const Shard& other, sip::ConnectionId id) const {
+  // Every shard binds the same UDP addresses in the same order, so listen index i is the same
+  // local address everywhere (only the socket ids differ).
+  for (std::size_t i = 0; i < other.udp_socket_ids_.size() && i < udp_socket_ids_.size(); ++i) {
+    if (other.udp_socket_ids_[i] == id) {
+      return udp_socket_ids_[i];
+    }
+  }
+  return std::nullopt;
+}
+
+void Shard::send(sip::SendAction action) {
+  const auto kind = to_kind(action.to.transport);
+  if (!kind) {
+    ++counters_.unsupported_transport;
+    transport_error(action.txn);
+    return;
+  }
+  sip::OutboundMessage out{action.to.endpoint, *kind, std::move(action.bytes), sip::kNoConnection, {}};
+  std::optional<std::uint8_t> slot;
+  if (const auto flow = decode_flow(action.to.connection); flow && flow->shard < count_) {
+    if (flow->shard == index_) {
+      if (flow->slot < slots_.size() && slots_[flow->slot].kind == *kind) {
+        slot = flow->slot;
+        out.connection = flow->connection;
+      }
+    } else {
+      Shard* owner = directory_[flow->shard];
+      if (*kind == sip::TransportKind::kUdp) {
+        // A UDP "flow" is just the local address; our socket on that address will do.
+        if (const auto id = same_udp_socket(*owner, flow->connection)) {
+          slot = udp_slot_;
+          out.connection = *id;
+        }
+      } else if (flow->slot < owner->slots_.size() && owner->slots_[flow->slot].kind == *kind) {
+        // A TCP/TLS connection lives on the shard that accepted or opened it (RFC 3261 §18.2.2:
+        // responses go back over it; RFC 5626 flows reach NATed phones only through it).
+        ++counters_.sends_handed_over;
+        out.connection = flow->connection;
+        boost::asio::post(owner->io_, [owner, s = flow->slot, msg = std::move(out), txn = action.txn,
+                                       origin = index_]() mutable {
+          owner->send_local(s, std::move(msg), txn, origin);
+        });
+        return;
+      }
+    }
+  }
+  if (!slot) {
+    slot = default_slot(*kind);
+  }
+  if (!slot) {
+    ++counters_.unsupported_transport;
+    transport_error(action.txn);
+    return;
+  }
+  send_local(*slot, std::move(out), action.txn, index_);
+}
+
+void Shard::send_local(std::uint8_t slot, sip::OutboundMessage message, sip::TransactionId txn, std::uint8_t origin) {
+  if (slot >= slots_.size()) {
+    ++counters_.unsupported_transport;
+    return;
+  }
+  slots_[slot].transport->send(std::move(message), [this, txn, origin](Status st) {
+    if (st.ok()) {
+      return;
+    }
+    ++counters_.send_failures;
+    log::get("controller")->debug("send failed: {}", st.error().to_string());
+    if (txn == sip::kNoTransaction) {
+      return;
+    }
+    Shard* owner = origin == index_ ? this : directory_[origin];
+    // Always posted: the proxy must not see a transport error inside its own receive() call.
+    boost::asio::post(owner->io_, [owner, txn] { owner->transport_error(txn); });
+  });
+}
+
+void Shard::transport_error(sip::TransactionId txn) {
+  if (txn == sip::kNoTransaction || stopped_) {
+    return;
+  }
+  boost::asio::post(io_, [this, txn] {
+    if (stopped_) {
+      return;
+    }
+    proxy_->transport_error(txn);
+    after_event();
+  });
+}
+
+}  // namespace portcullis::controller::app
