@@ -22,6 +22,19 @@ constexpr SipError kBadUriParam = bad_request("malformed URI parameter");
 constexpr SipError kBadUriHeader = bad_request("malformed URI header");
 constexpr SipError kBadTel = bad_request("malformed tel URI");
 constexpr SipError kTooManyParams = bad_request("too many URI parameters");
+constexpr SipError kDuplicateParam = bad_request("duplicate URI parameter");
+
+// A parameter given twice (";transport=udp;transport=tcp", two phone-contexts) means different things
+// to different elements, and makes RFC 3261 §19.1.4 / RFC 3966 §4 equality ill-defined: reject it,
+// as Via does for its own parameters. Lists are short (kMaxParams), so quadratic is fine.
+bool has_param_named(const ParamList& params, std::string_view name) noexcept {
+  for (const Param& existing : params.items()) {
+    if (iequals(existing.name, name)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 constexpr std::uint32_t kUserChars = detail::kUnreserved | detail::kUserUnreserved;
 constexpr std::uint32_t kPasswordChars = detail::kUnreserved | detail::kPasswordExtra;
@@ -89,6 +102,9 @@ Result<Uri, SipError> parse_sip_uri(Uri uri, std::string_view body) {
     }
     if (uri.params.size() >= detail::kMaxParams) {
       return unexpected(kTooManyParams);
+    }
+    if (has_param_named(uri.params, p.name)) {
+      return unexpected(kDuplicateParam);
     }
     uri.params.push_back(p);
   }
@@ -187,6 +203,9 @@ Result<Uri, SipError> parse_tel_uri(Uri uri, std::string_view body) {
     }
     if (uri.params.size() >= detail::kMaxParams) {
       return unexpected(kTooManyParams);
+    }
+    if (has_param_named(uri.params, p.name)) {
+      return unexpected(kDuplicateParam);
     }
     uri.params.push_back(p);
   }

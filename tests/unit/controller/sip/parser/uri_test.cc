@@ -288,5 +288,21 @@ TEST_CASE("uri_equivalent: RFC 3261 §19.1.4 examples and more", "[unit]") {
   CHECK(uri_equivalent(*a, *a));
 }
 
+TEST_CASE("a URI parameter given twice is rejected (ambiguous, breaks equality)", "[unit][uri]") {
+  // Found by sip_uri_fuzz: uri_equivalent(u, u) was false for a tel URI with two phone-contexts.
+  for (const char* text : {"sip:alice@example.com;transport=udp;transport=tcp",
+                           "sip:alice@example.com;lr;LR",
+                           "tel:+1-201-555-0123;phone-context=a.example;phone-context=b.example",
+                           "tel:+1-201-555-0123;e34;phone-context=example.com;e34"}) {
+    INFO(text);
+    const auto r = parse_uri(text);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error() == SipError{400, "duplicate URI parameter", false});
+  }
+  const auto distinct = parse_uri("tel:+1-201-555-0123;ext=1;phone-context=example.com");
+  REQUIRE(distinct.ok());
+  CHECK(uri_equivalent(*distinct, *distinct));
+}
+
 }  // namespace
 }  // namespace portcullis::sip
