@@ -188,7 +188,9 @@ void read_timers(YamlMap& root, AgentConfig& c) {
   set_if(m->duration("heartbeat_interval", {1s, 30min}), mc.heartbeat_interval);
   set_if(m->duration("min_lifetime", {1s, 1h}), mc.min_lifetime);
   set_if(m->duration("max_lifetime", {1min, 7 * 24h}), mc.max_lifetime);
-  set_if(m->duration("kernel_lease", {10s, 1h}), mc.kernel_lease);
+  // 2 s is the core's floor (validate_config); short leases are for namespace tests of the
+  // fail-closed path (kill -9 the agent, holes close by kernel timeouts).
+  set_if(m->duration("kernel_lease", {2s, 1h}), mc.kernel_lease);
   set_if(m->duration("default_orphan_grace", {1s, 24h}), mc.default_orphan_grace);
   set_if(m->duration("max_orphan_grace", {1s, 24h}), mc.max_orphan_grace);
   set_if(m->duration("default_reservation_timeout", {1s, 24h}), mc.default_reservation_timeout);

@@ -125,6 +125,18 @@ class ConntrackCleaner {
   virtual ~ConntrackCleaner() = default;
   /// Deletes every conntrack entry whose mark equals `mark` (under `mask`). Returns how many.
   virtual Result<std::size_t> flush_mark(std::uint32_t mark, std::uint32_t mask = 0xffffffff) = 0;
+  /// flush_mark for each of `marks` (exact marks); returns how many of them failed. Overridden
+  /// where one pass over the table can serve every mark (a ctnetlink dump walks the whole global
+  /// conntrack hash whatever the filter, ~14 ms with 262 144 buckets).
+  virtual std::size_t flush_marks(const std::vector<std::uint32_t>& marks) {
+    std::size_t failures = 0;
+    for (const std::uint32_t mark : marks) {
+      if (!flush_mark(mark).ok()) {
+        ++failures;
+      }
+    }
+    return failures;
+  }
 };
 
 }  // namespace portcullis::agent

@@ -360,10 +360,9 @@ AgentResult<T> PinholeManager::transact(Body&& body) {
     events_.append(std::move(e));
   }
   // Invariant I3: elements are gone (the per-packet check already drops), now flush the flows.
-  for (const std::uint32_t mark : j.flush_marks) {
-    if (!conntrack_.flush_mark(mark).ok()) {
-      ++stats_.conntrack_flush_failures;
-    }
+  // One call for the whole transaction: a batch of releases costs one conntrack table walk.
+  if (!j.flush_marks.empty()) {
+    stats_.conntrack_flush_failures += conntrack_.flush_marks(j.flush_marks);
   }
   return result;
 }
@@ -592,7 +591,11 @@ void PinholeManager::mark_ports(const Binding& b, bool used) {
   for (int i = 0; i < b.port_count; ++i) {
     const std::uint32_t port = b.public_endpoint.port() + static_cast<std::uint32_t>(i);
     if (port >= p->config.first_port && port <= p->config.last_port) {
-      p->used[port - p->config.first_port] = used ? 1 : 0;
+      std::uint8_t& slot = p->used[port - p->config.first_port];
+      if (slot != (used ? 1 : 0)) {
+        slot = used ? 1 : 0;
+        p->in_use = used ? p->in_use + 1 : p->in_use - 1;
+      }
     }
   }
 }
@@ -645,6 +648,9 @@ AgentResult<net::Endpoint> PinholeManager::allocate(const ReserveRequest& r) {
 
   for (Pool* p : candidates) {
     const auto size = static_cast<std::uint32_t>(p->used.size());
+    if (size - p->in_use < count) {
+      continue;  // full: without this, every allocation after the first pool fills scans it whole
+    }
     for (std::uint32_t i = 0; i < size; ++i) {
       const std::uint32_t off = (p->cursor + i) % size;
       const std::uint32_t port = p->config.first_port + off;

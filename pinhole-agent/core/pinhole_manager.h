@@ -373,6 +373,7 @@ class PinholeManager {
     PoolConfig config;
     std::vector<std::uint8_t> used;  // index: port - first_port
     std::uint32_t cursor = 0;        // next-fit: do not reuse a just-freed port at once
+    std::uint32_t in_use = 0;        // count of set `used` entries: full pools are skipped in O(1)
   };
   struct OwnerState {
     std::uint64_t max_token = 0;

@@ -3,7 +3,10 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <unordered_set>
 #include <vector>
+
+#include <sys/socket.h>
 
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 
@@ -51,7 +54,51 @@ int collect_cb(enum nf_conntrack_msg_type /*type*/, nf_conntrack* ct, void* data
   return NFCT_CB_STOLEN;
 }
 
+struct MarkCollector {
+  const std::unordered_set<std::uint32_t>* marks;
+  std::vector<ConntrackPtr>* entries;
+};
+
+int collect_marked_cb(enum nf_conntrack_msg_type /*type*/, nf_conntrack* ct, void* data) {
+  const auto* c = static_cast<MarkCollector*>(data);
+  if (!nfct_attr_is_set(ct, ATTR_MARK) || c->marks->count(nfct_get_attr_u32(ct, ATTR_MARK)) == 0) {
+    return NFCT_CB_CONTINUE;  // not ours: the library frees it
+  }
+  c->entries->emplace_back(ct);
+  return NFCT_CB_STOLEN;
+}
+
 }  // namespace
+
+std::size_t NetfilterConntrackCleaner::flush_marks(const std::vector<std::uint32_t>& marks) {
+  if (marks.size() <= 1) {
+    return ConntrackCleaner::flush_marks(marks);
+  }
+  const std::unordered_set<std::uint32_t> wanted(marks.begin(), marks.end());
+  std::vector<ConntrackPtr> entries;
+  MarkCollector collector{&wanted, &entries};
+  nfct_callback_register(handle_.get(), NFCT_T_ALL, collect_marked_cb, &collector);
+  std::uint32_t family = AF_UNSPEC;
+  const int dumped = nfct_query(handle_.get(), NFCT_Q_DUMP, &family);
+  const int dump_errno = errno;
+  nfct_callback_unregister(handle_.get());
+  if (dumped < 0 && dump_errno != ENOENT) {
+    log::get("conntrack")->warn("dump conntrack for {} marks: {}", marks.size(), std::strerror(dump_errno));
+    return marks.size();
+  }
+  std::size_t deleted = 0;
+  std::unordered_set<std::uint32_t> failed;
+  for (const ConntrackPtr& ct : entries) {
+    if (nfct_query(handle_.get(), NFCT_Q_DESTROY, ct.get()) == 0) {
+      ++deleted;
+    } else if (errno != ENOENT) {
+      failed.insert(nfct_get_attr_u32(ct.get(), ATTR_MARK));
+    }
+  }
+  log::get("conntrack")->debug("flush {} marks in one dump: {} of {} entries deleted", marks.size(), deleted,
+                               entries.size());
+  return failed.size();
+}
 
 void NetfilterConntrackCleaner::HandleCloser::operator()(nfct_handle* h) const noexcept {
   nfct_close(h);

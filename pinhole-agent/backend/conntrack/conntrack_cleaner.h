@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "pinhole-agent/backend/backend.h"
 
@@ -24,6 +25,9 @@ class NetfilterConntrackCleaner final : public ConntrackCleaner {
   /// Dumps the entries whose (mark & mask) == mark (filtered in the kernel), then deletes each by
   /// its original tuple. Entries that vanish in between (ENOENT) are not errors and not counted.
   Result<std::size_t> flush_mark(std::uint32_t mark, std::uint32_t mask = 0xffffffff) override;
+  /// Two or more marks: one unfiltered dump of the namespace's table, entries picked by mark in
+  /// user space, then deleted by tuple. One walk instead of one per mark.
+  std::size_t flush_marks(const std::vector<std::uint32_t>& marks) override;
 
  private:
   struct HandleCloser {

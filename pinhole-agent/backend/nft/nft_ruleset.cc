@@ -263,26 +263,31 @@ void add_pinhole_rules(const NftBackendConfig& config, const std::string& table,
 
   // Stateless per-packet checks in both directions, before any established accept: deleting the
   // element closes the hole for the very next packet, whatever conntrack holds.
-  std::string d = std::string("pinhole check (remote -> private) @") + f.pin;
-  out.push_back({chain, d,
-                 RuleBuilder(table, chain)
-                     .l4proto(NFT_CMP_EQ, kProtoUdp)
-                     .nfproto(f.nfproto)
-                     .concat({saddr, sport, daddr, dport})
-                     .lookup(pin)
-                     .counter()
-                     .verdict(NF_ACCEPT)
-                     .build(d)});
-  d = std::string("pinhole check (private -> remote) @") + f.pin;
-  out.push_back({chain, d,
-                 RuleBuilder(table, chain)
-                     .l4proto(NFT_CMP_EQ, kProtoUdp)
-                     .nfproto(f.nfproto)
-                     .concat({daddr, dport, saddr, sport})
-                     .lookup(pin)
-                     .counter()
-                     .verdict(NF_ACCEPT)
-                     .build(d)});
+  //
+  // IPv4 pinholes also need the private endpoint's binding (`. @bind_out4`, a key-existence
+  // lookup in the map): a pinhole learned by a latch is created by the kernel and unknown to the
+  // agent until NFLOG is wired, so releasing its binding cannot delete it; without this check it
+  // would let the private host keep sending to the latched remote (masqueraded) until
+  // latched_pinhole_timeout. With it every v4 pinhole dies with its binding's mappings.
+  const bool v4 = f.nfproto == NFPROTO_IPV4;
+  std::string d = std::string("pinhole check (remote -> private) @") + f.pin + (v4 ? " . @bind_out4" : "");
+  {
+    RuleBuilder r(table, chain);
+    r.l4proto(NFT_CMP_EQ, kProtoUdp).nfproto(f.nfproto).concat({saddr, sport, daddr, dport}).lookup(pin);
+    if (v4) {
+      r.concat({daddr, dport}).lookup(find_set(sets, kBindOut4));
+    }
+    out.push_back({chain, d, r.counter().verdict(NF_ACCEPT).build(d)});
+  }
+  d = std::string("pinhole check (private -> remote) @") + f.pin + (v4 ? " . @bind_out4" : "");
+  {
+    RuleBuilder r(table, chain);
+    r.l4proto(NFT_CMP_EQ, kProtoUdp).nfproto(f.nfproto).concat({daddr, dport, saddr, sport}).lookup(pin);
+    if (v4) {
+      r.concat({saddr, sport}).lookup(find_set(sets, kBindOut4));
+    }
+    out.push_back({chain, d, r.counter().verdict(NF_ACCEPT).build(d)});
+  }
   // One-shot latch: the first packet from the signalled remote address learns its source port
   // into the pinhole set and consumes the latch, in the packet path; NFLOG tells the agent.
   d = std::string("one-shot latch @") + f.latch + " -> @" + f.pin;
