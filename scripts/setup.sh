@@ -13,8 +13,9 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libc-ares-dev libhiredis-dev
   # tests and benchmarks
   catch2 libbenchmark-dev
-  # network lab: namespaces, firewall, SIP peers
-  iproute2 nftables conntrack sip-tester
+  # network lab: namespaces, firewall, SIP peers; the NAT lab's phones and packet capture are
+  # python3 (deploy/lab/labphone.py, labsniff.py), its certificates come from the openssl CLI
+  iproute2 nftables conntrack sip-tester python3 openssl
 )
 
 sudo_cmd=()

@@ -404,9 +404,179 @@ void read_dns(YamlMap& root, ControllerConfig& c) {
   m->finish();
 }
 
-/// Listeners grouped by realm, in order of first appearance: one ProxyInterface per realm. The
-/// agreed schema has no per-realm networks, so the first interface is the default for every
-/// peer (ProxyInterface::networks empty).
+std::vector<net::Prefix> read_prefixes(YamlMap& m, const std::string& key) {
+  std::vector<net::Prefix> out;
+  if (auto list = m.string_list(key)) {
+    for (const std::string& s : *list) {
+      auto p = net::Prefix::parse(s);
+      if (!p.ok()) {
+        m.error(key, "'" + log_excerpt(s, 64) + "' is not a CIDR prefix (e.g. 10.0.0.0/8)");
+      } else {
+        out.push_back(*p);
+      }
+    }
+  }
+  return out;
+}
+
+std::optional<BadSdpAction> read_action(YamlMap& m, const std::string& key) {
+  auto v = m.string(key);
+  if (!v) {
+    return std::nullopt;
+  }
+  if (*v == "reject") {
+    return BadSdpAction::kReject;
+  }
+  if (*v == "pass") {
+    return BadSdpAction::kPass;
+  }
+  m.error(key, "must be reject or pass (got '" + log_excerpt(*v, 32) + "')");
+  return std::nullopt;
+}
+
+void read_realms(YamlMap& root, ControllerConfig& c) {
+  auto list = root.map_list("realms");
+  if (!list) {
+    return;
+  }
+  for (YamlMap& e : *list) {
+    RealmConfig r;
+    if (auto n = e.string("name", StringLimits(true, true, 32))) {
+      if (!is_hostname(*n)) {
+        e.error("name", "must use only letters, digits, '.' and '-' (got '" + log_excerpt(*n, 32) + "')");
+      }
+      r.name = *n;
+    }
+    r.networks = read_prefixes(e, "networks");
+    set_if(e.boolean("hide_topology"), r.hide_topology);
+    const bool used = std::any_of(c.listen.begin(), c.listen.end(), [&](const ListenConfig& l) {
+      return (l.realm.empty() ? std::string("default") : l.realm) == r.name;
+    });
+    if (!r.name.empty() && !used) {
+      e.error("name", "realm '" + r.name + "' has no listen entry");
+    }
+    for (const RealmConfig& other : c.realms) {
+      if (other.name == r.name) {
+        e.error("name", "realm '" + r.name + "' is listed twice");
+      }
+    }
+    e.finish();
+    c.realms.push_back(std::move(r));
+  }
+}
+
+void read_fcp(YamlMap& root, ControllerConfig& c) {
+  auto m = root.map("fcp");
+  if (!m) {
+    return;
+  }
+  FcpConfig& f = c.fcp;
+  f.enabled = true;
+  if (auto o = m->string("owner", StringLimits(true, true, 64))) {
+    f.owner = *o;
+  }
+  set_if(m->uint("fencing_token", {1, UINT64_MAX / 2}), f.fencing_token);
+  set_if(m->boolean("insecure_lab"), f.insecure_lab);
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"cert", &f.cert_file}, {"key", &f.key_file},
+                          {"ca", &f.ca_file}}) {
+    if (auto p = m->string(key, StringLimits(!f.insecure_lab, true))) {
+      if (!readable(*p)) {
+        m->error(key, "cannot read '" + log_excerpt(*p, 200) + "'");
+      } else {
+        *out = *p;
+      }
+    }
+  }
+  if (auto agents = m->map_list("agents", true)) {
+    if (agents->empty()) {
+      m->error("agents", "needs at least one agent");
+    }
+    for (YamlMap& a : *agents) {
+      FcpAgentConfig ag;
+      if (auto id = a.string("id", StringLimits(true, true, 64))) {
+        ag.id = *id;
+      }
+      if (auto addr = a.string("address", StringLimits(true, true, 255))) {
+        std::string host;
+        std::uint16_t port = 0;
+        if (!parse_host_port(*addr, host, port) || port == 0) {
+          a.error("address", "must be host:port (got '" + log_excerpt(*addr, 64) + "')");
+        }
+        ag.address = *addr;
+      }
+      ag.networks = read_prefixes(a, "networks");
+      if (ag.networks.empty()) {
+        a.error_here("networks: needs at least one CIDR prefix (the private networks the agent serves)");
+      }
+      if (auto n = a.string("tls_server_name", StringLimits(false, true, 255))) {
+        ag.tls_server_name = *n;
+      }
+      if (auto r = a.string("realm", StringLimits(false, true, 32))) {
+        ag.realm = *r;
+      }
+      for (const FcpAgentConfig& other : f.agents) {
+        if (other.id == ag.id) {
+          a.error("id", "agent '" + ag.id + "' is listed twice");
+        }
+      }
+      a.finish();
+      f.agents.push_back(std::move(ag));
+    }
+  }
+  m->finish();
+}
+
+void read_media(YamlMap& root, ControllerConfig& c) {
+  MediaConfig& md = c.media;
+  md.enabled = c.fcp.enabled;
+  auto m = root.map("media");
+  if (!m) {
+    return;
+  }
+  set_if(m->boolean("enabled"), md.enabled);
+  if (auto a = read_action(*m, "on_bad_sdp")) md.on_bad_sdp = *a;
+  if (auto a = read_action(*m, "on_unsupported")) md.on_unsupported = *a;
+  if (auto a = read_action(*m, "on_too_many_streams")) md.on_too_many_streams = *a;
+  if (auto a = read_action(*m, "on_other_content")) md.on_other_content = *a;
+  set_if(m->uint("max_streams", {1, 64}), md.max_streams);
+  set_if(m->duration("fcp_timeout", {100ms, 30s}), md.fcp_timeout);
+  set_if(m->duration("lifetime", {1s, 24h}), md.lifetime);
+  set_if(m->duration("idle_timeout", {0ms, 24h}), md.idle_timeout);
+  set_if(m->duration("orphan_grace", {0ms, 1h}), md.orphan_grace);
+  set_if(m->duration("reservation_timeout", {1s, 1h}), md.reservation_timeout);
+  set_if(m->boolean("latch_private_address"), md.latch_private_address);
+  set_if(m->boolean("latch_source_mismatch"), md.latch_source_mismatch);
+  if (md.enabled && !c.fcp.enabled) {
+    m->error("enabled", "media needs an fcp section (the agents that open the holes)");
+  }
+  if (md.enabled && c.effective_threads() != 1) {
+    m->error("enabled", "media needs controller.threads: 1 for now (dialogs have no shard affinity yet)");
+  }
+  m->finish();
+}
+
+void read_nat(YamlMap& root, ControllerConfig& c) {
+  auto m = root.map("nat");
+  if (!m) {
+    return;
+  }
+  set_if(m->duration("keepalive_interval", {0ms, 1h}), c.nat.keepalive_interval);
+  if (c.nat.keepalive_interval.count() != 0 && c.nat.keepalive_interval < 1s) {
+    m->error("keepalive_interval", "must be 0 (off) or at least 1s");
+  }
+  if (auto k = m->string("keepalive_method")) {
+    if (*k != "crlf" && *k != "options") {
+      m->error("keepalive_method", "must be crlf or options (got '" + log_excerpt(*k, 32) + "')");
+    } else {
+      c.nat.keepalive_method = *k;
+    }
+  }
+  m->finish();
+}
+
+/// Listeners grouped by realm, in order of first appearance: one ProxyInterface per realm, with
+/// the networks and topology hiding of its `realms:` entry. An interface without networks is a
+/// default one (the first such serves every peer no other realm claims).
 void build_interfaces(ControllerConfig& c) {
   c.proxy.interfaces.clear();
   for (const ListenConfig& l : c.listen) {
@@ -414,7 +584,14 @@ void build_interfaces(ControllerConfig& c) {
     auto it = std::find_if(c.proxy.interfaces.begin(), c.proxy.interfaces.end(),
                            [&](const proxy::ProxyInterface& i) { return i.name == name; });
     if (it == c.proxy.interfaces.end()) {
-      c.proxy.interfaces.push_back(proxy::ProxyInterface{name, {}, {}});
+      proxy::ProxyInterface iface{name, {}, {}};
+      for (const RealmConfig& r : c.realms) {
+        if (r.name == name) {
+          iface.networks = r.networks;
+          iface.hide_topology = r.hide_topology;
+        }
+      }
+      c.proxy.interfaces.push_back(std::move(iface));
       it = std::prev(c.proxy.interfaces.end());
     }
     proxy::Listener listener;
@@ -439,6 +616,10 @@ Result<ControllerConfig> finish_config(YamlReader& doc) {
   read_limits(root, c);
   read_timers(root, c);
   read_dns(root, c);
+  read_realms(root, c);
+  read_fcp(root, c);
+  read_media(root, c);
+  read_nat(root, c);
   root.finish();
   // Streams: a body can never be larger than the whole message.
   c.parse_limits.max_body_bytes = std::min(c.parse_limits.max_body_bytes, c.parse_limits.max_message_bytes);
@@ -534,6 +715,39 @@ timers:                           RFC 3261 17.1.1.1 / 17.1.2.2, 10ms..10s / 60s 
   t4: DUR                         max time a message stays in the network (default 5s)
 dns:
   servers: [IP[:PORT], ...]       resolvers for RFC 3263 lookups; empty = /etc/resolv.conf (default [])
+realms:                           optional, per realm named in listen:
+  - name: NAME                    required, a realm some listen entry uses
+    networks: [CIDR, ...]         remote networks this realm faces (peers there are reached through
+                                  its listeners); a realm without networks is the default one
+    hide_topology: BOOL           private side: Vias stripped, Contact / Call-ID host / our
+                                  Record-Route encoded toward realms without it (default false)
+fcp:                              optional: the pinhole agents (enables media by default)
+  owner: NAME                     required. Owner prefix; shard i acts as NAME/shard-I
+  fencing_token: N                fencing token of the owner (default 1)
+  cert: FILE / key: FILE / ca: FILE   mTLS client certificate, key, CA of the agents (PEM)
+  insecure_lab: BOOL              plaintext gRPC, lab only (default false)
+  agents:                         required, at least one:
+    - id: AGENT-ID                required, the agent's agent.id (pinned)
+      address: HOST:PORT          required, gRPC address
+      networks: [CIDR, ...]       required, private networks behind this agent
+      tls_server_name: NAME       name in the agent's certificate when not HOST
+      realm: NAME                 agent pool realm to reserve from (default pool)
+media:                            MediaSession policy
+  enabled: BOOL                   default: true when fcp is configured (needs threads: 1)
+  on_bad_sdp: reject|pass         malformed SDP, missing c= (default reject: 488 + Warning)
+  on_unsupported: reject|pass     unknown nettype/addrtype, FQDN, no agent (default reject)
+  on_too_many_streams: reject|pass  more than max_streams m= lines (default reject)
+  on_other_content: reject|pass   non-SDP bodies (default pass)
+  max_streams: N                  (default 8)
+  fcp_timeout: DUR                budget of the FCP calls of one offer/answer (default 1500ms)
+  lifetime: DUR / idle_timeout: DUR / orphan_grace: DUR / reservation_timeout: DUR
+                                  binding lease (12h / 120s / agent default / 300s); orphan_grace
+                                  is how long holes outlive a lost controller
+  latch_private_address: BOOL     latch remotes with a private SDP address on the source IP (true)
+  latch_source_mismatch: BOOL     the same when the SDP address differs from the source (true)
+nat:
+  keepalive_interval: DUR         keep-alives to registered contacts behind NAT; 0 = off (default 0)
+  keepalive_method: crlf|options  double CRLF datagram or SIP OPTIONS (default crlf)
 
 Process-wide limits are split evenly across shards (rounded up).
 )";

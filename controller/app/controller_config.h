@@ -37,12 +37,73 @@ struct ListenConfig {
   bool require_client_cert = false;
 };
 
+/// One `realms:` entry: which remote networks a realm (a group of listeners) faces.
+struct RealmConfig {
+  std::string name;
+  std::vector<net::Prefix> networks;
+  /// Hide this realm's topology from realms without the flag (controller/proxy/topology.h).
+  bool hide_topology = false;
+};
+
+/// One `fcp.agents:` entry: a pinhole agent and the private networks it serves.
+struct FcpAgentConfig {
+  std::string id;       // AgentInfo.agent_id (pinned)
+  std::string address;  // gRPC target host:port
+  std::vector<net::Prefix> networks;
+  std::string tls_server_name;  // when the certificate names the agent differently
+  std::string realm;            // agent pool realm (ReserveRequest.realm); empty = default pool
+};
+
+/// `fcp:` — how this controller reaches its pinhole agents.
+struct FcpConfig {
+  bool enabled = false;  // the section is present
+  /// Owner prefix: shard i acts as "<owner>/shard-<i>" (the agent's identities grant "<owner>/*").
+  std::string owner;
+  std::uint64_t fencing_token = 1;
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;
+  bool insecure_lab = false;
+  std::vector<FcpAgentConfig> agents;
+};
+
+enum class BadSdpAction : std::uint8_t { kReject, kPass };
+
+/// `media:` — the MediaSession policy (controller/media/media_policy.h), as configured.
+struct MediaConfig {
+  bool enabled = false;  // default: on when fcp is configured
+  BadSdpAction on_bad_sdp = BadSdpAction::kReject;        // malformed, missing c=
+  BadSdpAction on_unsupported = BadSdpAction::kReject;    // nettype, FQDN, no agent for the network
+  BadSdpAction on_too_many_streams = BadSdpAction::kReject;
+  BadSdpAction on_other_content = BadSdpAction::kPass;    // non-SDP bodies
+  std::uint32_t max_streams = 8;
+  std::chrono::milliseconds fcp_timeout{1500};
+  std::chrono::milliseconds lifetime{std::chrono::hours(12)};
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(120)};
+  std::chrono::milliseconds orphan_grace{0};  // 0 = agent default
+  std::chrono::milliseconds reservation_timeout{std::chrono::seconds(300)};
+  bool latch_private_address = true;
+  bool latch_source_mismatch = true;
+};
+
+/// `nat:` — far-end NAT support for remote phones.
+struct NatConfig {
+  /// Keep-alives to registered contacts behind a NAT (rport / source != Contact); 0 = off.
+  std::chrono::milliseconds keepalive_interval{0};
+  /// "crlf" (RFC 5626 §4.4.1 double-CRLF over UDP) or "options" (SIP OPTIONS ping).
+  std::string keepalive_method = "crlf";
+};
+
 struct ControllerConfig {
   std::string id;
   std::string log_level = "info";
   /// As written; 0 = one per CPU. See effective_threads().
   std::uint32_t threads = 1;
   std::vector<ListenConfig> listen;
+  std::vector<RealmConfig> realms;
+  FcpConfig fcp;
+  MediaConfig media;
+  NatConfig nat;
   std::vector<std::string> domains;
   bool registrar_enabled = true;
   /// domains, allowed_sources, expiry bounds, max_contacts_per_aor.

@@ -1,6 +1,8 @@
 #include "controller/app/shard.h"
 
 #include <array>
+#include <fstream>
+#include <sstream>
 #include <span>
 #include <stdexcept>
 #include <utility>
@@ -87,10 +89,137 @@ Status Shard::start() {
   } catch (const std::invalid_argument& e) {
     return unexpected(invalid_argument(std::string("proxy: ") + e.what()));
   }
+  if (config_.media.enabled) {
+    if (Status st = start_media(); !st.ok()) {
+      return st;
+    }
+  }
   if (index_ == 0 && registrar_) {
     arm_purge();
+    if (config_.nat.keepalive_interval.count() > 0) {
+      arm_keepalive();
+    }
   }
   return ok_status();
+}
+
+namespace {
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return unexpected(invalid_argument("cannot read '" + path + "'"));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+media::BadBodyAction to_action(BadSdpAction a) {
+  return a == BadSdpAction::kPass ? media::BadBodyAction::kPassThrough : media::BadBodyAction::kReject;
+}
+
+}  // namespace
+
+Status Shard::start_media() {
+  const FcpConfig& f = config_.fcp;
+  fcp::GrpcFcpClientConfig gc;
+  gc.owner = f.owner + "/shard-" + std::to_string(index_);
+  gc.fencing_token = f.fencing_token;
+  gc.controller_instance = config_.id + "/" + std::to_string(index_);
+  for (const FcpAgentConfig& a : f.agents) {
+    fcp::AgentEndpoint ep;
+    ep.name = a.id;
+    ep.target = a.address;
+    ep.tls_server_name = a.tls_server_name;
+    gc.agents.push_back(std::move(ep));
+    for (const net::Prefix& p : a.networks) {
+      if (Status st = gc.directory.add(p.to_string(), a.id, a.realm); !st.ok()) {
+        return unexpected(invalid_argument("fcp: agent " + a.id + ": " + st.error().message));
+      }
+    }
+  }
+  agent_directory_ = gc.directory;
+  gc.tls.insecure_lab = f.insecure_lab;
+  if (!f.insecure_lab) {
+    auto ca = read_file(f.ca_file);
+    auto cert = read_file(f.cert_file);
+    auto key = read_file(f.key_file);
+    if (!ca.ok() || !cert.ok() || !key.ok()) {
+      return unexpected(invalid_argument("fcp: cannot read the TLS files"));
+    }
+    gc.tls.ca_pem = *ca;
+    gc.tls.cert_chain_pem = *cert;
+    gc.tls.private_key_pem = *key;
+  }
+  auto client = fcp::GrpcFcpClient::create(io_.get_executor(), std::move(gc), clock_);
+  if (!client.ok()) {
+    return unexpected(Error(client.error().code, "fcp: " + client.error().message));
+  }
+  fcp_ = std::move(client).value();
+
+  const MediaConfig& m = config_.media;
+  media::MediaPolicy policy;
+  policy.malformed = to_action(m.on_bad_sdp);
+  policy.unsupported = to_action(m.on_unsupported);
+  policy.over_limit = to_action(m.on_too_many_streams);
+  policy.other_content_type = to_action(m.on_other_content);
+  policy.max_streams = m.max_streams;
+  policy.fcp_timeout = m.fcp_timeout;
+  policy.lease.lifetime = m.lifetime;
+  policy.lease.idle_timeout = m.idle_timeout;
+  policy.lease.orphan_grace = m.orphan_grace;
+  policy.lease.reservation_timeout = m.reservation_timeout;
+  policy.latch_private_address = m.latch_private_address;
+  policy.latch_source_mismatch = m.latch_source_mismatch;
+  media::MediaEnv env{*fcp_, agent_directory_, clock_, media_timers_, nullptr};
+  auto step = std::make_unique<MediaStep>(env, std::move(policy), config_.id);
+  media_ = step.get();
+  media_->attach(proxy_.get(), [this] { after_event(); });
+  proxy::ProcessorChain& chain = proxy_->request_chain();
+  chain.insert(chain.find("target") + 1, std::move(step));
+  proxy_->set_response_hook(media_);
+  boost::asio::post(io_, [this] { fcp_->start(); });
+  return ok_status();
+}
+
+void Shard::arm_keepalive() {
+  keepalive_timer_.expires_after(config_.nat.keepalive_interval);
+  keepalive_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec == boost::asio::error::operation_aborted || stopped_) {
+      return;
+    }
+    send_keepalives();
+    arm_keepalive();
+  });
+}
+
+void Shard::send_keepalives() {
+  if (store_ == nullptr) {
+    return;
+  }
+  // Registered contacts whose REGISTER came from another address than its Contact (a NAT), over
+  // UDP: refresh their NAT mapping so requests keep reaching them (RFC 5626 §4.4 spirit; here
+  // the server sends, since most phones do not).
+  const auto bindings = store_->snapshot_natted(clock_.now());
+  for (const auto& b : bindings) {
+    sip::Peer to{sip::TransportProtocol::kUdp, b.received, 0};
+    std::string bytes;
+    if (config_.nat.keepalive_method == "options") {
+      const proxy::Listener* l = proxy_->identity().listener_for(to);
+      const std::string sent_by = l != nullptr ? proxy::ProxyIdentity::sent_by(*l) : std::string("invalid");
+      const std::string branch = "z9hG4bK-pc-ka-" + std::to_string(++counters_.keepalives_sent) + "-" +
+                                 std::to_string(clock_.now().time_since_epoch().count() & 0xffffff);
+      bytes = "OPTIONS " + b.contact + " SIP/2.0\r\nVia: SIP/2.0/UDP " + sent_by + ";branch=" + branch +
+              "\r\nMax-Forwards: 70\r\nFrom: <sip:keepalive@" + sent_by + ">;tag=ka" +
+              std::to_string(counters_.keepalives_sent) + "\r\nTo: <" + b.contact + ">\r\nCall-ID: ka-" + branch +
+              "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    } else {
+      bytes = "\r\n\r\n";
+      ++counters_.keepalives_sent;
+    }
+    send(sip::SendAction{sip::kNoTransaction, to, std::move(bytes)});
+  }
 }
 
 Status Shard::start_transports() {
@@ -222,6 +351,13 @@ void Shard::stop() {
     stopped_ = true;
     timer_.cancel();
     purge_timer_.cancel();
+    keepalive_timer_.cancel();
+    if (media_ != nullptr) {
+      log::get("controller")->info("shard {}: {} calls with media at shutdown", index_, media_->calls());
+    }
+    if (fcp_) {
+      fcp_->shutdown();
+    }
     for (Slot& s : slots_) {
       s.transport->stop();
     }
@@ -346,7 +482,10 @@ void Shard::after_event() {
 }
 
 void Shard::arm_timer() {
-  const std::optional<Clock::TimePoint> next = proxy_->next_deadline();
+  std::optional<Clock::TimePoint> next = proxy_->next_deadline();
+  if (const auto m = media_timers_.next_deadline(); m && (!next || *m < *next)) {
+    next = m;
+  }
   if (next == armed_) {
     return;
   }
@@ -361,6 +500,7 @@ void Shard::arm_timer() {
       return;  // re-armed or stopping; a newer wait (if any) is pending
     }
     armed_.reset();
+    media_timers_.run_due(clock_.now());
     proxy_->advance(clock_.now());
     after_event();
   });
@@ -432,6 +572,20 @@ void Shard::send(sip::SendAction action) {
           owner->send_local(s, std::move(msg), txn, origin);
         });
         return;
+      }
+    }
+  }
+  if (!slot && *kind == sip::TransportKind::kUdp && udp_slot_ && proxy_) {
+    // A new flow: leave from the socket of the listener the core wrote into the Via (the
+    // interface facing the peer), not just the first UDP socket.
+    if (const proxy::Listener* l = proxy_->identity().listener_for(action.to)) {
+      const auto& bound = slots_[*udp_slot_].bound;
+      for (std::size_t i = 0; i < bound.size() && i < udp_socket_ids_.size(); ++i) {
+        if (bound[i] == l->address) {
+          slot = udp_slot_;
+          out.connection = udp_socket_ids_[i];
+          break;
+        }
       }
     }
   }

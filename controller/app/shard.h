@@ -30,8 +30,12 @@
 
 #include "common/base/result.h"
 #include "common/time/clock.h"
+#include "common/time/timer_queue.h"
+#include "controller/fcp/agent_directory.h"
+#include "controller/fcp/grpc_fcp_client.h"
 #include "controller/app/controller_config.h"
 #include "controller/app/dns_next_hop_resolver.h"
+#include "controller/app/media_step.h"
 #include "controller/app/shared_location_store.h"
 #include "controller/proxy/proxy_core.h"
 #include "controller/registrar/registrar.h"
@@ -58,6 +62,7 @@ struct ShardCounters {
   std::uint64_t send_failures = 0;           // transport reported an error
   std::uint64_t unsupported_transport = 0;   // a send for a transport we have no listener for
   std::uint64_t registrar_purged = 0;        // expired bindings removed by the purge timer
+  std::uint64_t keepalives_sent = 0;         // NAT keep-alives to registered contacts
 };
 
 class Shard {
@@ -103,6 +108,9 @@ class Shard {
 
   Status start_transports();
   Status start_resolver();
+  Status start_media();
+  void arm_keepalive();
+  void send_keepalives();
   void install_callbacks(std::uint8_t slot);
 
   // Events (this shard's thread).
@@ -143,7 +151,13 @@ class Shard {
   std::unique_ptr<sip::resolver::Rfc3263Locator> locator_;
   std::unique_ptr<DnsNextHopResolver> next_hop_;
   std::unique_ptr<registrar::Registrar> registrar_;
+  // Media: declared before the proxy, whose chain owns the MediaStep that borrows them.
+  fcp::AgentDirectory agent_directory_;
+  TimerQueue media_timers_;
+  std::unique_ptr<fcp::GrpcFcpClient> fcp_;
   std::unique_ptr<proxy::ProxyCore> proxy_;
+  MediaStep* media_ = nullptr;  // owned by proxy_'s chain
+  boost::asio::steady_timer keepalive_timer_{io_};
 
   boost::asio::steady_timer timer_{io_};
   std::optional<Clock::TimePoint> armed_;

@@ -1,10 +1,35 @@
 #include "controller/app/shared_location_store.h"
 
+#include "controller/sip/parser/uri.h"
+
 namespace portcullis::controller::app {
 
 Status SharedLocationStore::put(std::string_view aor, registrar::Binding binding) {
   const auto lock = hold();
+  aors_.emplace(aor);
   return inner_->put(aor, std::move(binding));
+}
+
+std::vector<SharedLocationStore::NattedContact> SharedLocationStore::snapshot_natted(Clock::TimePoint now) const {
+  const auto lock = hold();
+  std::vector<NattedContact> out;
+  for (const std::string& aor : aors_) {
+    for (const registrar::Binding& b : inner_->lookup(aor, now)) {
+      if (b.received.transport != sip::TransportProtocol::kUdp) {
+        continue;
+      }
+      auto uri = sip::parse_uri(b.contact);
+      bool natted = true;
+      if (uri.ok()) {
+        auto ip = net::IpAddress::parse(uri->host);
+        natted = !ip.ok() || *ip != b.received.source.address() || uri->port.value_or(5060) != b.received.source.port();
+      }
+      if (natted) {
+        out.push_back(NattedContact{b.contact, b.received.source, b.received.connection_id});
+      }
+    }
+  }
+  return out;
 }
 
 Status SharedLocationStore::refresh(std::string_view aor, const registrar::BindingKey& key,

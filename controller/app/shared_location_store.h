@@ -14,6 +14,9 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "controller/registrar/location_store.h"
 
@@ -39,9 +42,20 @@ class SharedLocationStore final : public registrar::LocationStore {
   std::size_t aor_count() const override;
   std::size_t capacity_left() const override;
 
+  /// A registered UDP contact behind a NAT (its REGISTER came from another address than the
+  /// Contact's host:port): where to send NAT keep-alives.
+  struct NattedContact {
+    std::string contact;
+    net::Endpoint received;
+    std::uint64_t connection = 0;
+  };
+  /// Every live NATed UDP contact, for the keep-alive timer. Thread-safe.
+  std::vector<NattedContact> snapshot_natted(Clock::TimePoint now) const;
+
  private:
   mutable std::recursive_mutex mutex_;
   std::unique_ptr<registrar::LocationStore> inner_;
+  std::set<std::string, std::less<>> aors_;  // every AoR ever put (pruned by snapshot_natted)
 };
 
 }  // namespace portcullis::controller::app

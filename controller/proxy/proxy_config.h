@@ -37,6 +37,10 @@ struct ProxyInterface {
   std::vector<net::Prefix> networks;
   /// At least one. The first one with a transport is used for that transport.
   std::vector<Listener> listeners;
+  /// A private side (LAN): its topology is hidden from every interface without this flag
+  /// (topology.h): our Via is the only one a request from here carries out; Contact, Call-ID
+  /// host and our own Record-Route entry facing it are encoded; they are decoded on the way back.
+  bool hide_topology = false;
 };
 
 /// RFC 3261 §16.5/§16.6 local policy for requests to a domain we do not serve.
@@ -84,6 +88,9 @@ struct ProxyConfig {
   std::uint16_t no_binding_status = 404;
   /// §16.8 Timer C: "greater than 3 minutes". Per INVITE branch, reset on 101-199.
   Clock::Duration timer_c = std::chrono::seconds(181);
+  /// Secret for the reversible encodings of topology hiding (topology.h). Shards of one process
+  /// must share it; empty: a fixed per-core random value (fine for one shard).
+  std::string topology_key;
   /// RFC 5393 §4.1 amplification bound: at most this many branches per request.
   std::size_t max_branches = 16;
   /// Seed for the unique part of our Via branches (§8.1.1.7). 0: std::random_device.

@@ -8,6 +8,7 @@
 #include "controller/proxy/loop_detection.h"
 #include "controller/proxy/request_processors.h"
 #include "controller/proxy/response_selection.h"
+#include "controller/proxy/topology.h"
 #include "controller/proxy/via_stamp.h"
 #include "controller/sip/message/message_editor.h"
 #include "controller/sip/parser/name_addr.h"
@@ -49,6 +50,16 @@ struct ProxyCore::Branch {
 
   std::uint16_t status = 0;   // final outcome
   sip::MessagePtr response;   // nullptr when decided here
+  sip::Peer response_from;    // where `response` came from
+};
+
+/// A response on its way upstream, possibly waiting for the ResponseHook.
+struct UpstreamResponse {
+  std::uint64_t seq = 0;
+  std::string text;  // ready to send but for the body
+  bool ready = false;
+  ResponseBody body;
+  std::uint16_t status = 0;
 };
 
 /// A request and its response context (§16.7).
@@ -64,6 +75,9 @@ struct ProxyCore::Proxied {
   bool server_done = false;      // server transaction terminated (always true for ACK)
   std::size_t live_txns = 0;     // client transactions not yet terminated
   std::size_t pending_resolves = 0;
+  std::deque<UpstreamResponse> upstream;  // responses waiting for the hook (in order)
+  std::uint64_t upstream_seq = 0;
+  bool final_notified = false;
 
   bool all_done() const {
     return std::all_of(branches.begin(), branches.end(),
@@ -134,6 +148,10 @@ ProxyCore::ProxyCore(ProxyConfig config, const Clock& clock, NextHopResolver& re
     unique_state_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
   }
   chain_.add(std::make_unique<ValidationProcessor>(config_, identity_, stats_));
+  if (std::any_of(config_.interfaces.begin(), config_.interfaces.end(),
+                  [](const ProxyInterface& i) { return i.hide_topology; })) {
+    chain_.add(std::make_unique<TopologyProcessor>(identity_));
+  }
   chain_.add(std::make_unique<RoutePreprocessor>(identity_, stats_));
   if (registrar_ != nullptr) {
     chain_.add(std::make_unique<RegistrarProcessor>(*registrar_, identity_, stats_));
@@ -498,6 +516,25 @@ std::string ProxyCore::build_request(const Proxied& p, const Branch& b, const si
   if (b.ruri != req.request_uri_text()) {
     ed.set_request_uri(b.ruri);
   }
+  const ProxyInterface& out_iface = identity_.interface_for(peer.endpoint.address());
+  const bool hide = ctx.inbound != nullptr && ProxyIdentity::hidden_from(*ctx.inbound, out_iface);
+  if (hide) {
+    // Topology hiding: our Via is the only one that leaves the private side; responses get the
+    // original Vias back from the request (forward_response).
+    ed.remove_all(sip::HeaderId::kVia);
+  }
+  if (ctx.inbound != nullptr) {
+    hide_topology(ed, req, *ctx.inbound, out_iface, true);
+  }
+  if (ctx.body_override) {
+    ed.set_body(*ctx.body_override);
+  }
+  if (hide) {
+    if (auto scrubbed = scrub_body(req, ctx.body_override ? std::string_view(*ctx.body_override) : req.body(), out_iface)) {
+      ed.set_body(std::move(*scrubbed));
+    }
+  }
+
   // §16.6 step 8: our Via on top; branch per §16.6 step 8 / RFC 5393 (loop_detection.h).
   std::string via = "SIP/2.0/";
   via += sip::transport_name(peer.transport);
@@ -537,7 +574,25 @@ std::string ProxyCore::build_request(const Proxied& p, const Branch& b, const si
     std::vector<std::string> values;
     values.push_back(ProxyIdentity::record_route_value(out, out_flow));
     if (twice) {
-      values.push_back(ProxyIdentity::record_route_value(*in, in_flow));
+      std::string in_value = ProxyIdentity::record_route_value(*in, in_flow);
+      if (hide) {
+        // The entry facing the private side (its address, the phone's flow) travels encoded.
+        auto na = sip::parse_name_addr(in_value);
+        if (na) {
+          std::string hidden = "<sip:" + ProxyIdentity::sent_by(out);
+          if (out.transport != sip::TransportProtocol::kUdp) {
+            hidden += ";transport=";
+            hidden += sip::transport_name(out.transport);
+          }
+          hidden += ";lr;";
+          hidden += kRecordRouteParam;
+          hidden += '=';
+          hidden += identity_.codec().encode(na->uri.text);
+          hidden += '>';
+          in_value = std::move(hidden);
+        }
+      }
+      values.push_back(std::move(in_value));
     }
     for (std::string& v : values) {
       if (has_rr) {
@@ -675,7 +730,7 @@ void ProxyCore::on_response(const sip::ResponseAction& a) {
     }
     // §16.7 step 5: provisional responses other than 100 are forwarded immediately.
     if (code > 100 && !p->final_sent) {
-      forward_response(*p, resp);
+      forward_response(*p, resp, &a.from);
     }
     return;
   }
@@ -684,8 +739,9 @@ void ProxyCore::on_response(const sip::ResponseAction& a) {
     // 2xx retransmissions, RFC 6026), then every other pending branch is cancelled.
     if (b.state != BranchState::kDone) {
       complete_branch(*p, i, code, a.response);
+      b.response_from = a.from;
     }
-    forward_response(*p, resp);
+    forward_response(*p, resp, &a.from);
     p->final_sent = true;
     p->no_new_branches = true;
     cancel_pending(*p);
@@ -705,6 +761,7 @@ void ProxyCore::on_response(const sip::ResponseAction& a) {
     return;
   }
   complete_branch(*p, i, code, a.response);
+  b.response_from = a.from;
   if (code >= 600) {
     // §16.7 step 5: a 6xx ends the search: cancel the others, start nothing new.
     p->no_new_branches = true;
@@ -861,7 +918,7 @@ void ProxyCore::send_best(Proxied& p) {
   }
   const auto challenges = collect_challenges(outcomes, best);
   if (outcomes[best].response != nullptr) {
-    forward_response(p, *outcomes[best].response,
+    forward_response(p, *outcomes[best].response, &p.branches[best].response_from,
                      status != selected ? std::optional<std::uint16_t>(status) : std::nullopt, challenges);
   } else {
     send_local(p, sip::make_response(p.ctx->request(), status));
@@ -869,41 +926,300 @@ void ProxyCore::send_best(Proxied& p) {
   p.final_sent = true;
 }
 
-void ProxyCore::forward_response(Proxied& p, const sip::SipMessage& response,
+void ProxyCore::forward_response(Proxied& p, const sip::SipMessage& response, const sip::Peer* from,
                                  std::optional<std::uint16_t> new_status,
                                  const std::vector<std::pair<std::string, std::string>>& extra) {
   if (p.server_done || p.ctx->server_txn() == sip::kNoTransaction) {
     ++stats_.upstream_send_failures;
     return;
   }
-  if (response.vias().size() < 2) {
-    // §16.7 step 3: no Via left after ours: the response was for us; nothing to forward.
+  if (response.vias().empty()) {
     ++stats_.stray_responses;
     return;
   }
+  const sip::SipMessage& req = p.ctx->request();
   sip::MessageEditor ed(response);
-  // §16.7 step 3: remove our Via. The next one is the request's top Via as the downstream
-  // echoed it; we put back the exact text our server transaction holds (with the received /
-  // rport we stamped), which is what it matches the response against.
-  ed.pop_first_list_element(sip::HeaderId::kVia);
-  ed.pop_first_list_element(sip::HeaderId::kVia);
-  ed.prepend_header("Via", std::string(p.ctx->request().vias().front().text));
+  // §16.7 step 3: remove our Via. The ones below it are the request's Vias as the downstream
+  // echoed them (or none when topology hiding stripped them); put back the exact texts of the
+  // request as received — the top one with the received / rport we stamped, which is what our
+  // server transaction matches the response against.
+  ed.remove_all(sip::HeaderId::kVia);
+  // (prepend_header inserts in call order before the first original field: topmost first)
+  for (const sip::Via& via : req.vias()) {
+    ed.prepend_header("Via", std::string(via.text));
+  }
   if (new_status) {
     ed.set_status(*new_status, std::string(sip::default_reason_phrase(*new_status)));
   }
   for (const auto& [name, value] : extra) {
     ed.append_header(name, value);  // §16.7 step 7: every challenge, unmodified
   }
-  auto parsed = sip::SipMessage::parse(ed.serialize());
-  if (!parsed) {
-    ++stats_.internal_errors;
+  if (p.ctx->inbound != nullptr && from != nullptr) {
+    const ProxyInterface& down = identity_.interface_for(from->endpoint.address());
+    hide_topology(ed, response, down, *p.ctx->inbound, false);
+    if (ProxyIdentity::hidden_from(down, *p.ctx->inbound)) {
+      if (auto scrubbed = scrub_body(response, response.body(), *p.ctx->inbound)) {
+        ed.set_body(std::move(*scrubbed));
+      }
+    }
+  }
+  const std::uint16_t status = new_status.value_or(response.status_code());
+  UpstreamResponse up;
+  up.seq = ++p.upstream_seq;
+  up.text = ed.serialize();
+  up.status = status;
+  up.ready = true;
+  p.upstream.push_back(std::move(up));
+  if (hook_ != nullptr && from != nullptr && p.ctx->method() != sip::Method::kAck) {
+    const RequestId id = p.ctx->id();
+    const std::uint64_t seq = p.upstream.back().seq;
+    std::weak_ptr<int> alive = alive_;
+    p.upstream.back().ready = false;
+    const bool taken = hook_->on_response(*p.ctx, response, *from, [this, alive, id, seq](ResponseBody body) {
+      if (alive.expired()) {
+        return;
+      }
+      on_hook_done(id, seq, std::move(body));
+    });
+    if (!taken) {
+      p.upstream.back().ready = true;
+    }
+  }
+  flush_upstream(p);
+}
+
+void ProxyCore::on_hook_done(RequestId id, std::uint64_t seq, ResponseBody body) {
+  DepthGuard guard(*this);
+  Proxied* p = find(id);
+  if (p == nullptr) {
     return;
   }
-  if (auto r = txn_.send_response(p.ctx->server_txn(), std::move(parsed).value()); !r) {
-    ++stats_.upstream_send_failures;
+  for (UpstreamResponse& up : p->upstream) {
+    if (up.seq == seq) {
+      up.ready = true;
+      up.body = std::move(body);
+    }
+  }
+  flush_upstream(*p);
+  release_later(id);
+}
+
+void ProxyCore::flush_upstream(Proxied& p) {
+  while (!p.upstream.empty() && p.upstream.front().ready) {
+    UpstreamResponse up = std::move(p.upstream.front());
+    p.upstream.pop_front();
+    if (p.server_done) {
+      ++stats_.upstream_send_failures;
+      continue;
+    }
+    auto parsed = sip::SipMessage::parse(std::move(up.text));
+    if (!parsed) {
+      ++stats_.internal_errors;
+      continue;
+    }
+    sip::SipMessage msg = std::move(parsed).value();
+    if (up.body) {
+      sip::MessageEditor ed(msg);
+      ed.set_body(std::move(*up.body));
+      auto rewritten = sip::SipMessage::parse(ed.serialize());
+      if (!rewritten) {
+        ++stats_.internal_errors;
+        continue;
+      }
+      msg = std::move(rewritten).value();
+    }
+    if (auto r = txn_.send_response(p.ctx->server_txn(), std::move(msg)); !r) {
+      ++stats_.upstream_send_failures;
+      continue;
+    }
+    ++stats_.responses_forwarded;
+    if (up.status >= 200) {
+      notify_final(p, up.status);
+    }
+  }
+}
+
+void ProxyCore::notify_final(Proxied& p, std::uint16_t status) {
+  if (p.final_notified || hook_ == nullptr) {
     return;
   }
-  ++stats_.responses_forwarded;
+  p.final_notified = true;
+  hook_->on_final(*p.ctx, status);
+}
+
+namespace {
+
+/// Rewrites the URIs of every element of list header `id` with `fn` (nullopt: unchanged).
+template <class Fn>
+void rewrite_list(sip::MessageEditor& ed, const sip::SipMessage& msg, sip::HeaderId id, Fn&& fn) {
+  const auto& headers = msg.headers();
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    if (headers[i].id != id) {
+      continue;
+    }
+    auto parts = sip::split_comma_list(headers[i].value);
+    if (!parts) {
+      continue;
+    }
+    bool changed = false;
+    std::string value;
+    for (const std::string_view part : *parts) {
+      std::string element(part);
+      if (auto replaced = fn(part)) {
+        element = std::move(*replaced);
+        changed = true;
+      }
+      if (!value.empty()) {
+        value += ", ";
+      }
+      value += element;
+    }
+    if (changed) {
+      ed.replace_value(i, std::move(value));
+    }
+  }
+}
+
+/// name-addr / addr-spec `element` with its URI replaced by `uri` (header parameters kept).
+std::string with_uri(std::string_view element, const sip::NameAddr& na, std::string_view uri) {
+  const auto pos = element.find(na.uri.text);
+  if (pos == std::string_view::npos) {
+    return "<" + std::string(uri) + ">";
+  }
+  const bool angle = pos > 0 && element[pos - 1] == '<';
+  std::string out(element.substr(0, pos));
+  if (!angle) {
+    out += '<';
+  }
+  out += uri;
+  if (!angle) {
+    out += '>';
+  }
+  out += element.substr(pos + na.uri.text.size());
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> ProxyCore::scrub_body(const sip::SipMessage& msg, std::string_view body,
+                                                 const ProxyInterface& out) const {
+  if (body.empty()) {
+    return std::nullopt;
+  }
+  const sip::HeaderField* ct = msg.find(sip::HeaderId::kContentType);
+  if (ct == nullptr || ct->value.find("sdp") == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const Listener* l = identity_.listener_for(out, sip::TransportProtocol::kUdp);
+  if (l == nullptr) {
+    l = &out.listeners.front();
+  }
+  const std::string replacement = l->address.address().to_string();
+  auto scrubbed = scrub_sdp_addresses(
+      body,
+      [this](std::string_view a) {
+        auto ip = net::IpAddress::parse(a);
+        return ip.ok() && identity_.interface_for(*ip).hide_topology;
+      },
+      replacement);
+  if (scrubbed) {
+    ++stats_.sdp_scrubbed;
+  }
+  return scrubbed;
+}
+
+void ProxyCore::hide_topology(sip::MessageEditor& ed, const sip::SipMessage& msg, const ProxyInterface& in,
+                              const ProxyInterface& out, bool request) const {
+  const TopologyCodec& codec = identity_.codec();
+  const auto is_hidden_address = [&](std::string_view host) {
+    if (host.size() >= 2 && host.front() == '[') {
+      host = host.substr(1, host.size() - 2);
+    }
+    auto ip = net::IpAddress::parse(host);
+    return ip.ok() && identity_.interface_for(*ip).hide_topology;
+  };
+  const auto call_id_index = [&]() -> std::optional<std::size_t> {
+    const auto& headers = msg.headers();
+    for (std::size_t i = 0; i < headers.size(); ++i) {
+      if (headers[i].id == sip::HeaderId::kCallId) {
+        return i;
+      }
+    }
+    return std::nullopt;
+  };
+  const Listener* out_listener = identity_.listener_for(out, sip::TransportProtocol::kUdp);
+  if (out_listener == nullptr) {
+    out_listener = &out.listeners.front();
+  }
+  if (ProxyIdentity::hidden_from(in, out)) {
+    // Private -> public. Call-ID host: only when it is a private address (a public one is the
+    // other side's own Call-ID coming back and must stay as it is).
+    const std::string call_id(msg.call_id());
+    if (const auto at = call_id.rfind('@'); at != std::string::npos && is_hidden_address(call_id.substr(at + 1))) {
+      if (auto idx = call_id_index()) {
+        ed.replace_value(*idx, codec.hide_call_id(call_id));
+      }
+    }
+    // Contact of a private UA -> our public address with the original encoded.
+    rewrite_list(ed, msg, sip::HeaderId::kContact, [&](std::string_view element) -> std::optional<std::string> {
+      auto na = sip::parse_name_addr(element);
+      if (!na || !na->uri.is_sip_or_sips() || !is_hidden_address(na->uri.host)) {
+        return std::nullopt;
+      }
+      std::string uri = na->uri.scheme == sip::UriScheme::kSips ? "sips:" : "sip:";
+      if (!na->uri.user.empty()) {
+        uri += na->uri.user;
+        uri += '@';
+      }
+      uri += ProxyIdentity::sent_by(*out_listener);
+      uri += ';';
+      uri += kContactParam;
+      uri += '=';
+      uri += codec.encode(na->uri.text);
+      return with_uri(element, *na, uri);
+    });
+    if (!request) {
+      // Our Record-Route entries facing the private side, in a response going public.
+      rewrite_list(ed, msg, sip::HeaderId::kRecordRoute, [&](std::string_view element) -> std::optional<std::string> {
+        auto na = sip::parse_name_addr(element);
+        if (!na) {
+          return std::nullopt;
+        }
+        const ProxyInterface* faces = identity_.interface_of_uri(na->uri);
+        if (faces == nullptr || !faces->hide_topology || na->uri.params.get(kRecordRouteParam)) {
+          return std::nullopt;
+        }
+        std::string uri = "sip:" + ProxyIdentity::sent_by(*out_listener) + ";lr;";
+        uri += kRecordRouteParam;
+        uri += '=';
+        uri += codec.encode(na->uri.text);
+        return with_uri(element, *na, uri);
+      });
+    }
+  } else if (out.hide_topology) {
+    // Toward the private side: decode what we encoded.
+    const std::string call_id(msg.call_id());
+    if (std::string revealed = codec.reveal_call_id(call_id); revealed != call_id) {
+      if (auto idx = call_id_index()) {
+        ed.replace_value(*idx, std::move(revealed));
+      }
+    }
+    rewrite_list(ed, msg, sip::HeaderId::kRecordRoute, [&](std::string_view element) -> std::optional<std::string> {
+      auto na = sip::parse_name_addr(element);
+      if (!na || !identity_.is_own_uri(na->uri)) {
+        return std::nullopt;
+      }
+      const auto token = na->uri.params.get(kRecordRouteParam);
+      if (!token) {
+        return std::nullopt;
+      }
+      auto plain = codec.decode(*token);
+      if (!plain) {
+        return std::nullopt;
+      }
+      return with_uri(element, *na, *plain);
+    });
+  }
 }
 
 void ProxyCore::send_local(Proxied& p, const std::string& text) {
@@ -915,11 +1231,15 @@ void ProxyCore::send_local(Proxied& p, const std::string& text) {
     ++stats_.internal_errors;
     return;
   }
+  const std::uint16_t status = parsed->status_code();
   if (auto r = txn_.send_response(p.ctx->server_txn(), std::move(parsed).value()); !r) {
     ++stats_.upstream_send_failures;
     return;
   }
   ++stats_.local_responses;
+  if (status >= 200) {
+    notify_final(p, status);
+  }
 }
 
 // ---- §16.10: CANCEL ----
@@ -1004,7 +1324,7 @@ void ProxyCore::release_finished() {
       continue;
     }
     if (p->server_done && p->live_txns == 0 && p->pending_resolves == 0 && !p->chain_waiting &&
-        p->all_done()) {
+        p->upstream.empty() && p->all_done()) {
       for (Branch& b : p->branches) {
         stop_timer_c(b);
       }

@@ -36,7 +36,9 @@
 #include "controller/proxy/proxy_identity.h"
 #include "controller/proxy/proxy_stats.h"
 #include "controller/proxy/request_context.h"
+#include "controller/proxy/response_hook.h"
 #include "controller/registrar/registrar.h"
+#include "controller/sip/message/message_editor.h"
 #include "controller/sip/transaction/transaction_layer.h"
 
 template <>
@@ -82,6 +84,9 @@ class ProxyCore {
 
   /// The request chain, for the composition root to insert processors (auth, filters).
   ProcessorChain& request_chain() noexcept { return chain_; }
+  /// Sees every response forwarded upstream and every final outcome (response_hook.h); nullptr =
+  /// none. Must outlive the core or be unset first.
+  void set_response_hook(ResponseHook* hook) noexcept { hook_ = hook; }
   /// Re-runs the chain of a request whose processor returned kWaitForEvent, starting with that
   /// processor. Unknown or not-waiting ids are ignored.
   void resume(RequestId id);
@@ -132,10 +137,20 @@ class ProxyCore {
   void after_branch_done(Proxied& p);
   void cancel_pending(Proxied& p);
   void send_best(Proxied& p);
-  void forward_response(Proxied& p, const sip::SipMessage& response,
+  void forward_response(Proxied& p, const sip::SipMessage& response, const sip::Peer* from,
                         std::optional<std::uint16_t> new_status = std::nullopt,
                         const std::vector<std::pair<std::string, std::string>>& extra = {});
   void send_local(Proxied& p, const std::string& text);
+  void on_hook_done(RequestId id, std::uint64_t seq, ResponseBody body);
+  void flush_upstream(Proxied& p);
+  void notify_final(Proxied& p, std::uint16_t status);
+  /// An SDP body leaving a private interface for `out` with private addresses nobody rewrote:
+  /// those addresses replaced by `out`'s own (topology.h scrub_sdp_addresses).
+  std::optional<std::string> scrub_body(const sip::SipMessage& msg, std::string_view body,
+                                        const ProxyInterface& out) const;
+  /// Topology hiding of a message leaving toward `out` that came from `in` (topology.h).
+  void hide_topology(sip::MessageEditor& ed, const sip::SipMessage& msg, const ProxyInterface& in,
+                     const ProxyInterface& out, bool request) const;
 
   // Bookkeeping.
   Proxied* find(RequestId id);
@@ -152,7 +167,8 @@ class ProxyCore {
   sip::TransactionLayer txn_;
   TimerQueue timers_;
   ProcessorChain chain_;
-  ProxyStats stats_;
+  mutable ProxyStats stats_;
+  ResponseHook* hook_ = nullptr;
 
   std::uint64_t next_request_ = 1;
   std::uint64_t unique_state_ = 0;

@@ -109,7 +109,7 @@ std::optional<sip::Peer> decode_flow_token(std::string_view token) {
   return peer;
 }
 
-ProxyIdentity::ProxyIdentity(const ProxyConfig& config) : config_(config) {
+ProxyIdentity::ProxyIdentity(const ProxyConfig& config) : config_(config), codec_(config.topology_key) {
   if (config_.interfaces.empty()) {
     throw std::invalid_argument("proxy: at least one interface is required");
   }
@@ -187,6 +187,42 @@ bool ProxyIdentity::is_our_domain(const sip::Uri& uri) const {
     }
   }
   return false;
+}
+
+std::optional<sip::Peer> ProxyIdentity::flow_of(const sip::Uri& uri) const {
+  if (const auto hidden = uri.params.get(kRecordRouteParam); hidden && !hidden->empty()) {
+    const auto plain = codec_.decode(*hidden);
+    if (!plain) {
+      return std::nullopt;
+    }
+    auto original = sip::parse_uri(*plain);
+    if (!original) {
+      return std::nullopt;
+    }
+    const auto token = original->params.get(kFlowParam);
+    return token && !token->empty() ? decode_flow_token(*token) : std::nullopt;
+  }
+  const auto token = uri.params.get(kFlowParam);
+  if (!token || token->empty()) {
+    return std::nullopt;
+  }
+  return decode_flow_token(*token);
+}
+
+const ProxyInterface* ProxyIdentity::interface_of_uri(const sip::Uri& uri) const {
+  if (!uri.is_sip_or_sips()) {
+    return nullptr;
+  }
+  const bool tls = uri.scheme == sip::UriScheme::kSips || iequals(uri.transport(), "tls");
+  const std::uint16_t port = uri.port.value_or(tls ? 5061 : 5060);
+  for (const ProxyInterface& iface : config_.interfaces) {
+    for (const Listener& l : iface.listeners) {
+      if (port == port_of(l) && same_host(uri.host, host_of(l))) {
+        return &iface;
+      }
+    }
+  }
+  return nullptr;
 }
 
 const ProxyInterface& ProxyIdentity::interface_for(const net::IpAddress& address) const {

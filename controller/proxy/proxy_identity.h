@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "controller/proxy/proxy_config.h"
+#include "controller/proxy/topology.h"
 #include "controller/sip/parser/headers.h"
 #include "controller/sip/parser/uri.h"
 #include "controller/sip/transaction/transaction_types.h"
@@ -45,6 +46,19 @@ class ProxyIdentity {
   /// interface_for + listener_for; nullptr when that interface has no such transport.
   const Listener* listener_for(const sip::Peer& peer) const;
 
+  /// The flow token of one of our Record-Route / Path URIs: its pc-flow, or the pc-flow of the
+  /// original a pc-rr parameter encodes (topology hiding, topology.h).
+  std::optional<sip::Peer> flow_of(const sip::Uri& uri) const;
+  /// Topology hiding: the reversible encoding keyed by ProxyConfig::topology_key.
+  const TopologyCodec& codec() const noexcept { return codec_; }
+  /// An interface's topology is hidden from `other` (it hides, `other` does not).
+  static bool hidden_from(const ProxyInterface& iface, const ProxyInterface& other) {
+    return iface.hide_topology && !other.hide_topology;
+  }
+  /// The interface one of our Record-Route / Path values (as we wrote it) faces, when it names
+  /// one of our listeners; nullptr otherwise.
+  const ProxyInterface* interface_of_uri(const sip::Uri& uri) const;
+
   /// "host:port" for our Via (§16.6 step 8).
   static std::string sent_by(const Listener& listener);
   /// "<sip:host:port;transport=tcp;lr;pc-flow=...>" (transport omitted for UDP, flow when given).
@@ -54,6 +68,7 @@ class ProxyIdentity {
   bool host_port_matches(std::string_view host, std::uint16_t port) const;
 
   const ProxyConfig& config_;
+  TopologyCodec codec_;
 };
 
 }  // namespace portcullis::proxy

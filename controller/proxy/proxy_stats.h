@@ -37,6 +37,7 @@ namespace portcullis::proxy {
   COUNTER(stray_responses)          /* responses matching no branch: dropped (RFC 6026 §7.3) */  \
   COUNTER(late_responses_dropped)   /* responses for a finished context (e.g. 487 after 408) */  \
   COUNTER(upstream_send_failures)   /* send_response refused (server transaction gone) */        \
+  COUNTER(sdp_scrubbed)             /* private o=/c= addresses hidden in an unrewritten SDP body */ \
   COUNTER(internal_errors)          /* could not build / parse our own message (BUG) */
 // clang-format on
 

@@ -76,6 +76,9 @@ class RequestContext {
   std::optional<sip::Peer> flow;
   /// §16.5: where to fork to. Filled by the target processor (or earlier processors).
   std::vector<ProxyTarget> targets;
+  /// A new body for every forwarded copy (the media step's rewritten SDP); Content-Length follows,
+  /// Content-Type is kept.
+  std::optional<std::string> body_override;
 
   // ---- local answer ----
 

@@ -21,14 +21,6 @@ std::string join(const std::vector<std::string_view>& items) {
   return out;
 }
 
-std::optional<sip::Peer> flow_of(const sip::Uri& uri) {
-  const auto token = uri.params.get(kFlowParam);
-  if (!token || token->empty()) {
-    return std::nullopt;
-  }
-  return decode_flow_token(*token);
-}
-
 }  // namespace
 
 std::vector<ResponseHeader> options_headers(const ProxyConfig& config) {
@@ -150,7 +142,7 @@ ProcessorAction RoutePreprocessor::process(RequestContext& ctx) {
   const sip::Uri& ruri = req.request_uri();
   if (last > 0 && identity_.is_own_uri(ruri) && ruri.has_lr()) {
     ctx.request_uri = std::string((*parsed)[last - 1].uri.text);
-    ctx.flow = flow_of(ruri);
+    ctx.flow = identity_.flow_of(ruri);
     --last;
     ctx.routes_changed = true;
   }
@@ -158,12 +150,29 @@ ProcessorAction RoutePreprocessor::process(RequestContext& ctx) {
   // that value". We keep removing while the next one is ours too: RFC 5658 double Record-Route
   // put two of ours in a row. The flow of the last one removed faces the next hop.
   while (first < last && identity_.is_own_uri((*parsed)[first].uri)) {
-    ctx.flow = flow_of((*parsed)[first].uri);
+    ctx.flow = identity_.flow_of((*parsed)[first].uri);
     ++first;
     ctx.routes_changed = true;
   }
   ctx.routes.assign(texts.begin() + static_cast<std::ptrdiff_t>(first),
                     texts.begin() + static_cast<std::ptrdiff_t>(last));
+  return ProcessorAction::kContinue;
+}
+
+// ---- topology hiding ----
+
+ProcessorAction TopologyProcessor::process(RequestContext& ctx) {
+  auto ruri = sip::parse_uri(ctx.request_uri);
+  if (!ruri || !identity_.is_own_uri(*ruri)) {
+    return ProcessorAction::kContinue;
+  }
+  const auto token = ruri->params.get(kContactParam);
+  if (!token || token->empty()) {
+    return ProcessorAction::kContinue;
+  }
+  if (auto original = identity_.codec().decode(*token)) {
+    ctx.request_uri = std::move(*original);
+  }
   return ProcessorAction::kContinue;
 }
 

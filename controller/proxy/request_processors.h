@@ -47,6 +47,18 @@ class RoutePreprocessor final : public RequestProcessor {
   ProxyStats& stats_;
 };
 
+/// Topology hiding (topology.h): a Request-URI carrying pc-ct (a Contact we encoded for a public
+/// interface) becomes the original URI again, so the request reaches the private UA.
+class TopologyProcessor final : public RequestProcessor {
+ public:
+  explicit TopologyProcessor(const ProxyIdentity& identity) : identity_(identity) {}
+  std::string_view name() const override { return "topology"; }
+  ProcessorAction process(RequestContext& ctx) override;
+
+ private:
+  const ProxyIdentity& identity_;
+};
+
 /// REGISTER whose Request-URI is one of our domains (and that is not routed further): the
 /// registrar decides (RFC 3261 §10.3) and the response is sent through the server transaction.
 class RegistrarProcessor final : public RequestProcessor {

@@ -343,3 +343,99 @@ TEST_CASE("--help documents every key of the schema") {
     CHECK(ref.find(key) != std::string::npos);
   }
 }
+
+// ---- NAT traversal slice: realms, fcp, media, nat ----
+
+namespace {
+
+const std::string kNat = R"(controller:
+  id: ctl-lab
+listen:
+  - transport: udp
+    address: 10.0.0.10:5060
+    realm: lan
+  - transport: udp
+    address: 203.0.113.2:5060
+    realm: wan
+realms:
+  - name: lan
+    networks: [10.0.0.0/24, 10.1.0.0/16]
+    hide_topology: true
+  - name: wan
+domains: [lab.example]
+nat:
+  keepalive_interval: 20s
+  keepalive_method: options
+fcp:
+  owner: ctl-lab
+  fencing_token: 7
+  insecure_lab: true
+  agents:
+    - id: edge-1
+      address: 10.0.0.1:7443
+      networks: [10.0.0.0/24]
+      tls_server_name: edge-1.lab
+media:
+  on_bad_sdp: pass
+  max_streams: 4
+  orphan_grace: 5s
+)";
+
+}  // namespace
+
+TEST_CASE("realms give interfaces their networks and topology hiding") {
+  auto c = parse_controller_config(kNat, "ctl.yaml");
+  INFO((c.ok() ? "" : c.error().message));
+  REQUIRE(c.ok());
+  REQUIRE(c->proxy.interfaces.size() == 2);
+  CHECK(c->proxy.interfaces[0].name == "lan");
+  CHECK(c->proxy.interfaces[0].networks.size() == 2);
+  CHECK(c->proxy.interfaces[0].hide_topology);
+  CHECK(c->proxy.interfaces[1].name == "wan");
+  CHECK(c->proxy.interfaces[1].networks.empty());
+  CHECK_FALSE(c->proxy.interfaces[1].hide_topology);
+}
+
+TEST_CASE("fcp, media and nat sections load") {
+  auto c = parse_controller_config(kNat, "ctl.yaml");
+  REQUIRE(c.ok());
+  CHECK(c->fcp.enabled);
+  CHECK(c->fcp.owner == "ctl-lab");
+  CHECK(c->fcp.fencing_token == 7);
+  CHECK(c->fcp.insecure_lab);
+  REQUIRE(c->fcp.agents.size() == 1);
+  CHECK(c->fcp.agents[0].id == "edge-1");
+  CHECK(c->fcp.agents[0].address == "10.0.0.1:7443");
+  CHECK(c->fcp.agents[0].tls_server_name == "edge-1.lab");
+  CHECK(c->media.enabled);  // on by default with fcp
+  CHECK(c->media.on_bad_sdp == BadSdpAction::kPass);
+  CHECK(c->media.on_unsupported == BadSdpAction::kReject);
+  CHECK(c->media.max_streams == 4);
+  CHECK(c->media.orphan_grace == 5s);
+  CHECK(c->nat.keepalive_interval == 20s);
+  CHECK(c->nat.keepalive_method == "options");
+}
+
+TEST_CASE("the NAT sections report bad keys with their lines") {
+  CHECK(error_of(replace(kNat, "    networks: [10.0.0.0/24, 10.1.0.0/16]", "    networks: [10.0.0.0/33]"))
+            .find("ctl.yaml:12: realms[0].networks:") != std::string::npos);
+  CHECK(error_of(replace(kNat, "  - name: wan\n", "  - name: dmz\n")).find("realm 'dmz' has no listen entry") !=
+        std::string::npos);
+  CHECK(error_of(replace(kNat, "      networks: [10.0.0.0/24]\n", "")).find("needs at least one CIDR") !=
+        std::string::npos);
+  CHECK(error_of(replace(kNat, "  on_bad_sdp: pass", "  on_bad_sdp: maybe")).find("must be reject or pass") !=
+        std::string::npos);
+  CHECK(error_of(replace(kNat, "  keepalive_method: options", "  keepalive_method: stun"))
+            .find("must be crlf or options") != std::string::npos);
+  CHECK(error_of(replace(kNat, "  insecure_lab: true\n", "")).find("fcp.cert") != std::string::npos);
+  CHECK(error_of(replace(kNat, "  id: ctl-lab\n", "  id: ctl-lab\n  threads: 2\n"))
+            .find("media needs controller.threads: 1") != std::string::npos);
+}
+
+TEST_CASE("media without fcp is an error, and no fcp means no media") {
+  auto c = parse_controller_config(kMinimal, "ctl.yaml");
+  REQUIRE(c.ok());
+  CHECK_FALSE(c->fcp.enabled);
+  CHECK_FALSE(c->media.enabled);
+  CHECK(error_of(kMinimal + "media:\n  enabled: true\n").find("media needs an fcp section") != std::string::npos);
+}
