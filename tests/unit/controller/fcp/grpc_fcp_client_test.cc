@@ -358,7 +358,7 @@ TEST_CASE("an agent that does not answer in time surfaces DEADLINE_EXCEEDED as r
   CHECK(agent.binding_count() == 1);
 }
 
-TEST_CASE("session: hello + heartbeats keep the lease; without them bindings are orphaned", "[fcp][client][session]") {
+TEST_CASE("session: hello + heartbeats keep the lease, without them bindings are orphaned", "[fcp][client][session]") {
   FakeClock clock;
   Loop loop;
   InProcessAgent agent(clock);
@@ -422,7 +422,7 @@ TEST_CASE("an EXPIRED event reaches the subscriber once", "[fcp][client][session
   CHECK(client->stats("edge-1")->events_delivered == 1);
 }
 
-TEST_CASE("agent restart with the same state epoch: reconnect, adopt, reconcile; calls survive", "[fcp][client][restart]") {
+TEST_CASE("agent restart with the same state epoch: reconnect, adopt, reconcile, calls survive", "[fcp][client][restart]") {
   FakeClock clock;
   Loop loop;
   InProcessAgent agent(clock);
@@ -566,7 +566,7 @@ TEST_CASE("AgentDirectory routes each private network to its agent through one c
   CHECK(edge2.binding_count() == 1);
 }
 
-TEST_CASE("mTLS: the client presents its certificate; a wrong CA never reaches the agent", "[fcp][client][tls]") {
+TEST_CASE("mTLS: the client presents its certificate, a wrong CA never reaches the agent", "[fcp][client][tls]") {
   testing::TestPki pki;
   const auto server_cert = pki.issue_server();
   const auto client_cert = pki.issue_client("controller-a", "spiffe://test/controller/a");
