@@ -46,7 +46,7 @@ proxy:
   max_forwards_options_200: true
   routes:
     - domain: other.test
-      uri: sip:127.0.0.1:5070
+      uri: sip:127.0.0.1:5070;lr
   outbound_proxy: ""
 limits:
   max_message_bytes: 65535
@@ -131,7 +131,7 @@ TEST_CASE("the agreed schema loads into the layers' configs") {
   CHECK(c->proxy.answer_options_at_zero_max_forwards);
   REQUIRE(c->proxy.static_routes.size() == 1);
   CHECK(c->proxy.static_routes[0].domain == "other.test");
-  CHECK(c->proxy.static_routes[0].uri == "sip:127.0.0.1:5070");
+  CHECK(c->proxy.static_routes[0].uri == "sip:127.0.0.1:5070;lr");
   CHECK(c->proxy.static_routes[0].push_route);
   CHECK(c->proxy.outbound_proxy.empty());
 
@@ -158,7 +158,7 @@ TEST_CASE("defaults of a minimal config") {
   CHECK(c->proxy.interfaces[0].name == "default");
   CHECK(c->proxy.record_route);
   CHECK(c->proxy.timer_c == 181s);
-  CHECK(c->transactions.max_transactions == 200000);
+  CHECK(c->transactions.max_transactions == 1000000);
   CHECK(c->max_connections == 10000);
   CHECK(c->max_connections_per_ip == 200);
   CHECK(c->idle_timeout == 600s);
@@ -303,6 +303,13 @@ TEST_CASE("an enabled registrar needs domains") {
             .find("ctl.yaml:7: registrar.enabled: the registrar needs at least one entry in domains") != std::string::npos);
   CHECK(error_of(replace(kMinimal, "registrar:\n  enabled: false\n", "")).find("domains: is required while the registrar is enabled") !=
         std::string::npos);
+}
+
+TEST_CASE("a static route must be a loose-routing URI") {
+  const std::string text = replace(kGood, "uri: sip:127.0.0.1:5070;lr", "uri: sip:127.0.0.1:5070");
+  auto c = parse_controller_config(text, "ctl.yaml");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().message.find("routes[0].uri: must be a loose-routing URI: add ;lr") != std::string::npos);
 }
 
 TEST_CASE("a route may match every foreign domain and an outbound proxy is a sip URI") {
