@@ -4,6 +4,8 @@
 // Implementations:
 //   NftBackend        backend/nft/        libnftnl + libmnl, one owned `table inet <name>`
 //   ConntrackCleaner  backend/conntrack/  libnetfilter_conntrack flush by mark
+//   AsyncConntrackCleaner backend/conntrack/  runs another cleaner's walks on its own thread,
+//                     coalescing every mark scheduled within max_delay into one walk
 //   FakeBackend       backend/fake/       in-memory, transactional; for unit tests
 //
 // Threading: not thread-safe. The agent calls a backend from its single mutation executor.
@@ -119,10 +121,24 @@ class PinholeBackend {
   virtual BackendCapabilities capabilities() const = 0;
 };
 
+/// One conntrack flow, named by either of its tuples (the kernel's lookup finds both directions).
+struct FlowTuple {
+  L4Protocol protocol = L4Protocol::kUdp;
+  net::Endpoint source;
+  net::Endpoint destination;
+  friend bool operator==(const FlowTuple&, const FlowTuple&) = default;
+};
+
 /// Removes conntrack entries so a closed hole really closes (moby#44742, kubernetes#31983).
 class ConntrackCleaner {
  public:
   virtual ~ConntrackCleaner() = default;
+  /// Deletes the flow of each tuple (one lookup each, no table walk); absent flows are not
+  /// errors. Returns how many existed. Synchronous. Default: kUnimplemented (callers then flush
+  /// by mark).
+  virtual Result<std::size_t> delete_flows(const std::vector<FlowTuple>& /*tuples*/) {
+    return unexpected(Error(ErrorCode::kUnimplemented, "conntrack delete by tuple not supported"));
+  }
   /// Deletes every conntrack entry whose mark equals `mark` (under `mask`). Returns how many.
   virtual Result<std::size_t> flush_mark(std::uint32_t mark, std::uint32_t mask = 0xffffffff) = 0;
   /// flush_mark for each of `marks` (exact marks); returns how many of them failed. Overridden
@@ -137,6 +153,31 @@ class ConntrackCleaner {
     }
     return failures;
   }
+
+  // ---- deferred flush (the reply path never waits for a conntrack walk) ----
+  //
+  // Security does not depend on the flush (the forward chain checks the pinhole set per packet
+  // before any ct-established accept); it is hygiene, and it keeps a stale entry from bypassing
+  // a NEW binding's DNAT when a public port is reused (moby#44742). So the manager schedules the
+  // released marks, replies, and keeps the released public ports out of allocation until the
+  // ticket of their flush has completed.
+
+  /// Schedules a flush of `marks` and returns its ticket; tickets complete in order. Default:
+  /// flushes now (flush_marks), so the ticket is already complete on return.
+  virtual std::uint64_t schedule_flush(const std::vector<std::uint32_t>& marks) {
+    sync_failures_ += flush_marks(marks);
+    return ++sync_ticket_;
+  }
+  /// Every ticket <= this one has been flushed. Thread-safe in asynchronous implementations.
+  virtual std::uint64_t completed_ticket() const { return sync_ticket_; }
+  /// Blocks until `ticket` is complete, starting a pending walk at once (flush-before-reuse).
+  virtual void await_ticket(std::uint64_t /*ticket*/) {}
+  /// Marks whose scheduled flush failed, since construction.
+  virtual std::uint64_t flush_failures() const { return sync_failures_; }
+
+ private:
+  std::uint64_t sync_ticket_ = 0;
+  std::uint64_t sync_failures_ = 0;
 };
 
 }  // namespace portcullis::agent

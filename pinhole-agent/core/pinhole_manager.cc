@@ -172,6 +172,7 @@ std::string pinhole_userdata(BindingId id) {
 
 std::vector<Element> elements_of(const Binding& b, Clock::TimePoint now) {
   std::vector<Element> out;
+  out.reserve(static_cast<std::size_t>(b.port_count) * (1 + b.pinholes.size()));
   // Kernel timeouts never exceed the armed expiry (invariant I1): floor to milliseconds, and
   // never write 0 (which nftables would read as "no timeout").
   auto timeout = duration_cast<milliseconds>(b.kernel_expiry - now);
@@ -294,6 +295,15 @@ struct PinholeManager::Journal {
   ChangeSet changes;
   std::vector<Event> events;
   std::vector<std::uint32_t> flush_marks;
+  /// Ports of erased bindings, quarantined (ticket filled in at commit).
+  std::vector<QuarantinedRange> quarantined;
+  /// A port quarantined by this transaction was re-allocated in it: flush before replying.
+  bool await_flush = false;
+  /// Flows of deleted exact pinholes, deleted by tuple at commit (no walk).
+  std::vector<FlowTuple> flow_tuples;
+  /// Marks of erased bindings whose flows are all in flow_tuples: walked only if the tuple
+  /// deletes fail.
+  std::vector<std::uint32_t> tuple_marks;
   /// Allocation cursors at the start: a refused transaction does not move next-fit either.
   std::vector<std::uint32_t> cursors;
   /// Recovery: the elements already exist in the kernel, so creates become upserts.
@@ -328,6 +338,8 @@ AgentResult<T> PinholeManager::transact(Body&& body) {
   assert(journal_ == nullptr && "transactions do not nest");
   Journal j;
   j.now = clock_.now();
+  j.changes.changes.reserve(8);
+  j.cursors.reserve(pools_.size());
   for (const Pool& p : pools_) {
     j.cursors.push_back(p.cursor);
   }
@@ -359,11 +371,37 @@ AgentResult<T> PinholeManager::transact(Body&& body) {
   for (Event& e : j.events) {
     events_.append(std::move(e));
   }
-  // Invariant I3: elements are gone (the per-packet check already drops), now flush the flows.
-  // One call for the whole transaction: a batch of releases costs one conntrack table walk.
-  if (!j.flush_marks.empty()) {
-    stats_.conntrack_flush_failures += conntrack_.flush_marks(j.flush_marks);
+  // Invariant I3: elements are gone (the per-packet check already drops), now remove the flows.
+  // Exact pinholes: deleted by tuple now (one lookup each). Anything else (latches, IPv6, or a
+  // failed tuple delete): flush by mark, scheduled, not awaited: the cleaner coalesces releases
+  // into one conntrack walk off the reply path, and the released public ports stay quarantined
+  // until that walk has completed.
+  // Each tuple delete is a netlink round trip on the reply path: past kMaxSyncFlowDeletes (a
+  // big Apply of releases) one deferred walk is cheaper.
+  constexpr std::size_t kMaxSyncFlowDeletes = 64;
+  bool tuples_ok = j.flow_tuples.size() <= kMaxSyncFlowDeletes || j.tuple_marks.empty();
+  if (tuples_ok && !j.flow_tuples.empty()) {
+    tuples_ok = conntrack_.delete_flows(j.flow_tuples).ok();
   }
+  if (!tuples_ok) {
+    j.flush_marks.insert(j.flush_marks.end(), j.tuple_marks.begin(), j.tuple_marks.end());
+  }
+  std::uint64_t ticket = 0;
+  if (!j.flush_marks.empty()) {
+    ticket = conntrack_.schedule_flush(j.flush_marks);
+  }
+  for (QuarantinedRange& q : j.quarantined) {
+    if (q.by_tuple && tuples_ok) {
+      free_range(q);  // its flows are gone already
+    } else {
+      q.ticket = ticket;
+      quarantine_.push_back(q);
+    }
+  }
+  if (ticket != 0 && j.await_flush) {
+    conntrack_.await_ticket(ticket);  // a port released in this batch was re-bound in it
+  }
+  release_quarantine();
   return result;
 }
 
@@ -411,8 +449,13 @@ void PinholeManager::erase(BindingId id) {
   }
   j.binding_undo.try_emplace(id, it->second);
   append_diff(&it->second, nullptr, j.now);
-  j.flush_marks.push_back(it->second.mark());
-  raw_erase(id);
+  const bool by_tuple = flows_known(it->second);
+  (by_tuple ? j.tuple_marks : j.flush_marks).push_back(it->second.mark());
+  const std::size_t first_range = j.quarantined.size();
+  raw_erase(id, /*quarantine=*/true);
+  for (std::size_t i = first_range; i < j.quarantined.size(); ++i) {
+    j.quarantined[i].by_tuple = by_tuple;
+  }
 }
 
 void PinholeManager::set_owner(const std::string& owner, OwnerState state) {
@@ -464,7 +507,7 @@ void PinholeManager::raw_put(const Binding& b) {
   scheduled_at_[stored.id] = t;
 }
 
-void PinholeManager::raw_erase(BindingId id) {
+void PinholeManager::raw_erase(BindingId id, bool quarantine) {
   const auto it = bindings_.find(id);
   if (it == bindings_.end()) {
     return;
@@ -493,7 +536,7 @@ void PinholeManager::raw_erase(BindingId id) {
     by_private_.erase(net::Endpoint(b.private_endpoint.address(),
                                     static_cast<std::uint16_t>(b.private_endpoint.port() + i)));
   }
-  mark_ports(b, false);
+  mark_ports(b, false, quarantine);
   OwnerUsage& u = usage_[b.owner];
   u.bindings -= 1;
   u.ports -= b.port_count;
@@ -545,6 +588,16 @@ void PinholeManager::append_diff(const Binding* old_b, const Binding* new_b, Clo
   for (const Element& e : old_e) {
     if (find(new_e, e) == nullptr) {
       out.push_back(Change{ChangeOp::kDelete, e.change.object});
+      if (const auto* p = std::get_if<Pinhole>(&e.change.object);
+          p != nullptr && p->remote.address().is_v4() && old_b->public_endpoint.address().is_v4()) {
+        // The flow remote -> public (inbound original, or the SNATed outbound flow's reply).
+        const auto component = static_cast<std::uint16_t>(p->private_endpoint.port() -
+                                                          old_b->private_endpoint.port());
+        journal_->flow_tuples.push_back(FlowTuple{
+            p->protocol, p->remote,
+            net::Endpoint(old_b->public_endpoint.address(),
+                          static_cast<std::uint16_t>(old_b->public_endpoint.port() + component))});
+      }
     }
   }
   for (const Element& e : new_e) {
@@ -583,24 +636,123 @@ bool PinholeManager::ports_free(const Pool& p, std::uint32_t first, std::uint32_
   return true;
 }
 
-void PinholeManager::mark_ports(const Binding& b, bool used) {
+bool PinholeManager::ports_quarantined(const Pool& p, std::uint32_t first, std::uint32_t count) const {
+  if (first < p.config.first_port || first + count - 1 > p.config.last_port) {
+    return false;
+  }
+  bool any = false;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::uint8_t slot = p.used[first + i - p.config.first_port];
+    if (slot == kUsed) {
+      return false;
+    }
+    any = any || slot == kQuarantined;
+  }
+  return any;
+}
+
+void PinholeManager::mark_ports(const Binding& b, bool used, bool quarantine) {
   Pool* p = pool_for(b.public_endpoint.address());
   if (p == nullptr) {
     return;  // recovered binding on an address no longer configured: keep it, do not allocate
   }
+  const std::uint8_t target = used ? kUsed : (quarantine ? kQuarantined : kFree);
+  std::uint32_t first_off = 0;
+  std::uint32_t count = 0;
   for (int i = 0; i < b.port_count; ++i) {
     const std::uint32_t port = b.public_endpoint.port() + static_cast<std::uint32_t>(i);
     if (port >= p->config.first_port && port <= p->config.last_port) {
       std::uint8_t& slot = p->used[port - p->config.first_port];
-      if (slot != (used ? 1 : 0)) {
-        slot = used ? 1 : 0;
-        p->in_use = used ? p->in_use + 1 : p->in_use - 1;
+      if (slot == kFree && target != kFree) {
+        ++p->in_use;
+      } else if (slot != kFree && target == kFree) {
+        --p->in_use;
       }
+      slot = target;
+      if (count == 0) {
+        first_off = port - p->config.first_port;
+      }
+      ++count;
+    }
+  }
+  if (target == kQuarantined && count != 0) {
+    assert(journal_ != nullptr);
+    journal_->quarantined.push_back(
+        QuarantinedRange{0, static_cast<std::uint32_t>(p - pools_.data()), first_off, count});
+  }
+}
+
+bool PinholeManager::flows_known(const Binding& b) {
+  // Every confirmed flow of a binding passed the forward chain's pinhole check, so its flows
+  // are exactly those of its pinholes, as long as no latch may have fired unseen (the kernel
+  // learned a remote port the agent does not know) and NAT tuples apply (IPv4). Pinholes
+  // removed earlier by Enable had their flows deleted then.
+  // A binding without pinholes cannot have confirmed flows either, but keeps the (deferred)
+  // walk: it costs no reply latency and covers flows this reasoning misses.
+  if (b.pinholes.empty() || !b.public_endpoint.address().is_v4() ||
+      !b.private_endpoint.address().is_v4()) {
+    return false;
+  }
+  for (const PinholeState& ps : b.pinholes) {
+    if (!ps.spec.address.is_v4()) {
+      return false;
+    }
+    if (ps.spec.latch == LatchMode::kOneShot) {
+      for (int i = 0; i < b.port_count; ++i) {
+        if (ps.latched_port[i] == 0) {
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+void PinholeManager::free_range(const QuarantinedRange& q) {
+  Pool& p = pools_[q.pool];
+  for (std::uint32_t i = 0; i < q.count; ++i) {
+    std::uint8_t& slot = p.used[q.offset + i];
+    if (slot == kQuarantined) {
+      slot = kFree;
+      --p.in_use;
     }
   }
 }
 
+std::size_t PinholeManager::release_quarantine() {
+  if (quarantine_.empty()) {
+    return 0;
+  }
+  const std::uint64_t done = conntrack_.completed_ticket();
+  std::size_t freed = 0;
+  while (!quarantine_.empty() && quarantine_.front().ticket <= done) {
+    freed += quarantine_.front().count;
+    free_range(quarantine_.front());
+    quarantine_.pop_front();
+  }
+  return freed;
+}
+
+bool PinholeManager::drain_quarantine() {
+  if (quarantine_.empty()) {
+    return false;
+  }
+  conntrack_.await_ticket(quarantine_.back().ticket);
+  release_quarantine();
+  return true;
+}
+
+std::size_t PinholeManager::quarantined_ports() {
+  release_quarantine();
+  std::size_t n = 0;
+  for (const QuarantinedRange& q : quarantine_) {
+    n += q.count;
+  }
+  return n;
+}
+
 AgentResult<net::Endpoint> PinholeManager::allocate(const ReserveRequest& r) {
+  release_quarantine();
   const net::Family family = r.private_endpoint.address().family();
   const std::uint32_t count = r.port_count;
   const bool even = r.parity == Parity::kEven;
@@ -633,6 +785,20 @@ AgentResult<net::Endpoint> PinholeManager::allocate(const ReserveRequest& r) {
       if (ports_free(*p, s.port(), count)) {
         return net::Endpoint(p->config.public_address, s.port());
       }
+      // Exactly this port, still quarantined: flush-before-reuse (rare: PCP PREFER_FAILURE
+      // right after a release of the same port). Released by an earlier transaction: wait for
+      // its walk. Released earlier in this one (Apply [release, reserve same port]): the delete
+      // precedes the create in the one nft batch, and the commit flushes synchronously.
+      if (exact && ports_quarantined(*p, s.port(), count)) {
+        drain_quarantine();
+        if (ports_free(*p, s.port(), count)) {
+          return net::Endpoint(p->config.public_address, s.port());
+        }
+        if (ports_quarantined(*p, s.port(), count)) {
+          journal_->await_flush = true;
+          return net::Endpoint(p->config.public_address, s.port());
+        }
+      }
       why = s.port() < p->config.first_port || s.port() + count - 1 > p->config.last_port
                 ? "is outside the pool"
                 : "is in use";
@@ -646,21 +812,28 @@ AgentResult<net::Endpoint> PinholeManager::allocate(const ReserveRequest& r) {
     }
   }
 
-  for (Pool* p : candidates) {
-    const auto size = static_cast<std::uint32_t>(p->used.size());
-    if (size - p->in_use < count) {
-      continue;  // full: without this, every allocation after the first pool fills scans it whole
+  // Next-fit skips quarantined ports; only when nothing else is free does it wait for their
+  // flush (flush-before-reuse) and scan once more.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    for (Pool* p : candidates) {
+      const auto size = static_cast<std::uint32_t>(p->used.size());
+      if (size - p->in_use < count) {
+        continue;  // full: without this, every allocation after the first pool fills scans it whole
+      }
+      for (std::uint32_t i = 0; i < size; ++i) {
+        const std::uint32_t off = (p->cursor + i) % size;
+        const std::uint32_t port = p->config.first_port + off;
+        if (even && port % 2 != 0) {
+          continue;
+        }
+        if (ports_free(*p, port, count)) {
+          p->cursor = (off + count) % size;  // next-fit: a just-released port is reused last
+          return net::Endpoint(p->config.public_address, static_cast<std::uint16_t>(port));
+        }
+      }
     }
-    for (std::uint32_t i = 0; i < size; ++i) {
-      const std::uint32_t off = (p->cursor + i) % size;
-      const std::uint32_t port = p->config.first_port + off;
-      if (even && port % 2 != 0) {
-        continue;
-      }
-      if (ports_free(*p, port, count)) {
-        p->cursor = (off + count) % size;  // next-fit: a just-released port is reused last
-        return net::Endpoint(p->config.public_address, static_cast<std::uint16_t>(port));
-      }
+    if (attempt == 0 && !drain_quarantine()) {
+      break;
     }
   }
   return fail(ErrorCode::kResourceExhausted, ErrorReason::kNoPorts,

@@ -366,14 +366,34 @@ class PinholeManager {
   /// Closes a binding on the agent's own initiative (CLOSED_BY_AGENT).
   AgentResult<Binding> close_by_agent(BindingId id, Cause cause);
 
-  const ManagerStats& stats() const noexcept { return stats_; }
+  const ManagerStats& stats() const {
+    stats_.conntrack_flush_failures = conntrack_.flush_failures();
+    return stats_;
+  }
+
+  /// Public ports released but held out of allocation until the conntrack flush of their
+  /// binding's mark has completed (port-reuse correctness, moby#44742). Frees those whose flush
+  /// is done first.
+  std::size_t quarantined_ports();
 
  private:
+  /// Pool::used slot values.
+  static constexpr std::uint8_t kFree = 0;
+  static constexpr std::uint8_t kUsed = 1;
+  static constexpr std::uint8_t kQuarantined = 2;  // released, conntrack flush not yet done
   struct Pool {
     PoolConfig config;
-    std::vector<std::uint8_t> used;  // index: port - first_port
+    std::vector<std::uint8_t> used;  // index: port - first_port; kFree / kUsed / kQuarantined
     std::uint32_t cursor = 0;        // next-fit: do not reuse a just-freed port at once
-    std::uint32_t in_use = 0;        // count of set `used` entries: full pools are skipped in O(1)
+    std::uint32_t in_use = 0;        // count of non-free `used` entries: full pools are skipped in O(1)
+  };
+  /// Released ports waiting for the flush ticket of their mark.
+  struct QuarantinedRange {
+    std::uint64_t ticket = 0;
+    std::uint32_t pool = 0;
+    std::uint32_t offset = 0;  // port - first_port
+    std::uint32_t count = 0;
+    bool by_tuple = false;  // freed at commit if the binding's tuple deletes succeed
   };
   struct OwnerState {
     std::uint64_t max_token = 0;
@@ -406,7 +426,7 @@ class PinholeManager {
   void emit(EventKind kind, Cause cause, const Binding& b, std::string detail,
             std::optional<net::Endpoint> latched = std::nullopt);
   void raw_put(const Binding& b);
-  void raw_erase(BindingId id);
+  void raw_erase(BindingId id, bool quarantine = false);
 
   // write helpers
   template <class T>
@@ -429,7 +449,19 @@ class PinholeManager {
   Pool* pool_for(const net::IpAddress& a);
   AgentResult<net::Endpoint> allocate(const ReserveRequest& r);
   bool ports_free(const Pool& p, std::uint32_t first, std::uint32_t count) const;
-  void mark_ports(const Binding& b, bool used);
+  /// No port of the range is in use, at least one is quarantined.
+  bool ports_quarantined(const Pool& p, std::uint32_t first, std::uint32_t count) const;
+  /// used: slots -> kUsed. !used: slots -> kFree, or kQuarantined (recorded in the journal).
+  void mark_ports(const Binding& b, bool used, bool quarantine = false);
+  /// Frees quarantined ranges whose flush ticket has completed; returns how many were freed.
+  std::size_t release_quarantine();
+  /// Sets kQuarantined slots of the range back to kFree.
+  void free_range(const QuarantinedRange& q);
+  /// True when every conntrack flow the binding can have is one of its pinholes' tuples.
+  static bool flows_known(const Binding& b);
+  /// Flush-before-reuse: waits for every scheduled flush, then frees all quarantined ports.
+  /// False if nothing was quarantined.
+  bool drain_quarantine();
 
   // leases and kernel
   void arm(Binding& b, Clock::TimePoint now) const;
@@ -467,7 +499,8 @@ class PinholeManager {
 
   EventLog events_;
   Journal* journal_ = nullptr;
-  ManagerStats stats_;
+  mutable ManagerStats stats_;
+  std::deque<QuarantinedRange> quarantine_;  // ticket order
 };
 
 }  // namespace portcullis::agent

@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
@@ -98,6 +99,34 @@ std::size_t NetfilterConntrackCleaner::flush_marks(const std::vector<std::uint32
   log::get("conntrack")->debug("flush {} marks in one dump: {} of {} entries deleted", marks.size(), deleted,
                                entries.size());
   return failed.size();
+}
+
+Result<std::size_t> NetfilterConntrackCleaner::delete_flows(const std::vector<FlowTuple>& tuples) {
+  for (const FlowTuple& t : tuples) {
+    if (!t.source.address().is_v4() || !t.destination.address().is_v4()) {
+      return unexpected(Error(ErrorCode::kUnimplemented, "conntrack delete by tuple: IPv4 only"));
+    }
+  }
+  ConntrackPtr ct(nfct_new());
+  if (!ct) {
+    return unexpected(ct_error(ENOMEM, "allocate conntrack tuple"));
+  }
+  std::size_t deleted = 0;
+  for (const FlowTuple& t : tuples) {
+    nfct_set_attr_u8(ct.get(), ATTR_L3PROTO, AF_INET);
+    nfct_set_attr_u32(ct.get(), ATTR_IPV4_SRC, htonl(t.source.address().v4_host_order()));
+    nfct_set_attr_u32(ct.get(), ATTR_IPV4_DST, htonl(t.destination.address().v4_host_order()));
+    nfct_set_attr_u8(ct.get(), ATTR_L4PROTO, static_cast<std::uint8_t>(t.protocol));
+    nfct_set_attr_u16(ct.get(), ATTR_PORT_SRC, htons(t.source.port()));
+    nfct_set_attr_u16(ct.get(), ATTR_PORT_DST, htons(t.destination.port()));
+    if (nfct_query(handle_.get(), NFCT_Q_DESTROY, ct.get()) == 0) {
+      ++deleted;
+    } else if (errno != ENOENT) {  // ENOENT: no such flow, which is the goal
+      return unexpected(ct_error(errno, "delete conntrack flow " + t.source.to_string() + " -> " +
+                                            t.destination.to_string()));
+    }
+  }
+  return deleted;
 }
 
 void NetfilterConntrackCleaner::HandleCloser::operator()(nfct_handle* h) const noexcept {

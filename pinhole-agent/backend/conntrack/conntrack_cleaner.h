@@ -28,6 +28,9 @@ class NetfilterConntrackCleaner final : public ConntrackCleaner {
   /// Two or more marks: one unfiltered dump of the namespace's table, entries picked by mark in
   /// user space, then deleted by tuple. One walk instead of one per mark.
   std::size_t flush_marks(const std::vector<std::uint32_t>& marks) override;
+  /// NFCT_Q_DESTROY with each tuple as the original tuple (the kernel's lookup also matches the
+  /// reply direction). IPv4 only (kUnimplemented otherwise, before anything is deleted).
+  Result<std::size_t> delete_flows(const std::vector<FlowTuple>& tuples) override;
 
  private:
   struct HandleCloser {

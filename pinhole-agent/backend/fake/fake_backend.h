@@ -88,13 +88,79 @@ class FakeConntrackCleaner final : public ConntrackCleaner {
     flushed_.push_back(mark & mask);
     return std::size_t{0};
   }
+  /// Unimplemented (callers flush by mark) unless set_tuple_deletes(true); then records.
+  Result<std::size_t> delete_flows(const std::vector<FlowTuple>& tuples) override {
+    if (!tuple_deletes_) {
+      return ConntrackCleaner::delete_flows(tuples);
+    }
+    if (failure_) {
+      return unexpected(*failure_);
+    }
+    deleted_flows_.insert(deleted_flows_.end(), tuples.begin(), tuples.end());
+    return std::size_t{0};
+  }
+  std::size_t flush_marks(const std::vector<std::uint32_t>& marks) override {
+    walks_.push_back(marks);
+    return ConntrackCleaner::flush_marks(marks);
+  }
+
+  /// Immediate by default (ticket complete on return). Deferred: queued until
+  /// complete_scheduled() or await_ticket(), like AsyncConntrackCleaner's worker.
+  std::uint64_t schedule_flush(const std::vector<std::uint32_t>& marks) override {
+    queued_.insert(queued_.end(), marks.begin(), marks.end());
+    ++issued_;
+    if (!deferred_) {
+      complete_scheduled();
+    }
+    return issued_;
+  }
+  std::uint64_t completed_ticket() const override { return completed_; }
+  void await_ticket(std::uint64_t ticket) override {
+    ++awaits_;
+    if (completed_ < ticket) {
+      complete_scheduled();
+    }
+  }
+  std::uint64_t flush_failures() const override { return failures_; }
+
+  // ---- test controls ----
   void set_failure(std::optional<Error> e) { failure_ = std::move(e); }
+  void set_deferred(bool deferred) { deferred_ = deferred; }
+  void set_tuple_deletes(bool on) { tuple_deletes_ = on; }
+  /// Runs the one walk for every queued mark; completes every issued ticket.
+  void complete_scheduled() {
+    if (!queued_.empty()) {
+      failures_ += flush_marks(queued_);
+      queued_.clear();
+    }
+    completed_ = issued_;
+  }
+
+  // ---- inspection ----
   const std::vector<std::uint32_t>& flushed() const noexcept { return flushed_; }
-  void clear() { flushed_.clear(); }
+  /// Marks of each flush_marks call (one walk each), in order.
+  const std::vector<std::vector<std::uint32_t>>& walks() const noexcept { return walks_; }
+  const std::vector<std::uint32_t>& queued() const noexcept { return queued_; }
+  const std::vector<FlowTuple>& deleted_flows() const noexcept { return deleted_flows_; }
+  std::uint64_t issued_tickets() const noexcept { return issued_; }
+  std::size_t awaits() const noexcept { return awaits_; }
+  void clear() {
+    flushed_.clear();
+    walks_.clear();
+  }
 
  private:
   std::vector<std::uint32_t> flushed_;
+  std::vector<std::vector<std::uint32_t>> walks_;
+  std::vector<std::uint32_t> queued_;
   std::optional<Error> failure_;
+  bool deferred_ = false;
+  bool tuple_deletes_ = false;
+  std::vector<FlowTuple> deleted_flows_;
+  std::uint64_t issued_ = 0;
+  std::uint64_t completed_ = 0;
+  std::uint64_t failures_ = 0;
+  std::size_t awaits_ = 0;
 };
 
 }  // namespace portcullis::agent

@@ -284,6 +284,7 @@ struct NftBackend::Impl {
 
   Result<std::vector<ElementOp>> element_ops(const Change& change) const {
     std::vector<ElementOp> ops;
+    ops.reserve(3);
     if (const auto* m = std::get_if<PortMapping>(&change.object)) {
       PORTCULLIS_RETURN_IF_ERROR(check_udp(m->protocol));
       PORTCULLIS_RETURN_IF_ERROR(check_timeout(change.op, m->timeout));
@@ -525,6 +526,11 @@ Status NftBackend::apply(const ChangeSet& changes) {
     encoded.emplace_back(changes.changes[i].op, std::move(*ops));
   }
   nft::Batch batch(im.sock);
+  std::size_t messages = 0;
+  for (const auto& [kind, ops] : encoded) {
+    messages += ops.size() * (kind == ChangeOp::kCreate ? 1 : 2);
+  }
+  batch.reserve(messages);
   for (const auto& [kind, ops] : encoded) {
     for (const ElementOp& op : ops) {
       im.add_change(batch, kind, op);

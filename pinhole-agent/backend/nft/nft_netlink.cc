@@ -180,6 +180,7 @@ Batch::Batch(NetlinkSocket& sock)
     failed_ = true;
     return;
   }
+  descriptions_.reserve(64);
   begin_seq_ = sock_.next_seq();
   nftnl_batch_begin(static_cast<char*>(nftnl_batch_buffer(batch_.get())), begin_seq_);
   failed_ = nftnl_batch_update(batch_.get()) < 0;
@@ -194,7 +195,7 @@ std::uint32_t Batch::add(std::uint16_t type, std::uint16_t flags, std::string de
   nlmsghdr* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(batch_.get())), type,
                                         NFPROTO_INET, flags, seq);
   fill(nlh);
-  descriptions_.emplace(seq, std::move(description));
+  descriptions_.emplace_back(seq, std::move(description));
   if (nftnl_batch_update(batch_.get()) < 0) {
     failed_ = true;
     return 0;
@@ -226,7 +227,10 @@ Status Batch::commit(BatchError* first_error) {
     *first_error = first;
   }
   std::string what;
-  if (auto it = descriptions_.find(first.seq); it != descriptions_.end()) {
+  // Appended in seq order (wrap aside): searched only on failure.
+  const auto it = std::find_if(descriptions_.begin(), descriptions_.end(),
+                               [&](const auto& d) { return d.first == first.seq; });
+  if (it != descriptions_.end()) {
     what = it->second;
   } else if (first.seq == begin_seq_) {
     what = "commit nf_tables transaction";

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/base/result.h"
@@ -73,6 +74,8 @@ class Batch {
            const std::function<void(nlmsghdr*)>& fill);
 
   std::size_t message_count() const noexcept { return descriptions_.size(); }
+  /// Expected number of messages (avoids regrowing the description table).
+  void reserve(std::size_t messages) { descriptions_.reserve(messages); }
 
   /// Terminates and sends the batch. On failure the error is the lowest-seq failing message's:
   /// "<description>: <strerror>" with the errno mapped to an ErrorCode. `first_error` (optional)
@@ -84,7 +87,8 @@ class Batch {
   BatchPtr batch_;
   std::uint32_t begin_seq_ = 0;
   bool failed_ = false;
-  std::map<std::uint32_t, std::string> descriptions_;
+  /// (seq, description) in add order: a vector, not a map (one node allocation per message).
+  std::vector<std::pair<std::uint32_t, std::string>> descriptions_;
 };
 
 }  // namespace portcullis::agent::nft

@@ -1029,3 +1029,201 @@ TEST_CASE("configuration is validated", "[unit][agent][core][config]") {
   c.max_lifetime = 0s;
   CHECK_FALSE(validate_config(c).ok());
 }
+
+// ---- deferred conntrack flush and port quarantine ----
+
+TEST_CASE("release replies before the conntrack walk, released ports wait for it",
+          "[unit][agent][core][conntrack]") {
+  Harness h;
+  h.conntrack.set_deferred(true);
+  const Binding a = h.reserve_pair("10.0.0.2:4000");
+  const Binding b = h.reserve_pair("10.0.0.3:4000");
+  REQUIRE(a.public_endpoint == ep("203.0.113.1:40000"));
+  REQUIRE(b.public_endpoint == ep("203.0.113.1:40002"));
+
+  // Release: the elements are gone at once, the flush is only scheduled.
+  REQUIRE(h.m->release(ReleaseRequest{h.meta(), ByBinding{a.id}}).ok());
+  CHECK_FALSE(h.backend.mapping(ep("203.0.113.1:40000")).has_value());
+  CHECK(h.conntrack.walks().empty());
+  CHECK(h.conntrack.queued() == std::vector<std::uint32_t>{a.id});
+  CHECK(h.conntrack.issued_tickets() == 1);
+  CHECK(h.conntrack.completed_ticket() == 0);
+  CHECK(h.m->quarantined_ports() == 2);
+
+  REQUIRE(h.m->release(ReleaseRequest{h.meta(), ByBinding{b.id}}).ok());
+  CHECK(h.conntrack.queued() == std::vector<std::uint32_t>{a.id, b.id});
+  CHECK(h.conntrack.issued_tickets() == 2);
+  CHECK(h.m->quarantined_ports() == 4);
+
+  // Next-fit takes the three free pairs, then the pool has only quarantined ports: the
+  // allocation waits for the pending walk (flush-before-reuse) and gets the oldest pair.
+  CHECK(h.reserve_pair("10.0.0.4:4000").public_endpoint == ep("203.0.113.1:40004"));
+  CHECK(h.reserve_pair("10.0.0.5:4000").public_endpoint == ep("203.0.113.1:40006"));
+  CHECK(h.reserve_pair("10.0.0.6:4000").public_endpoint == ep("203.0.113.1:40008"));
+  CHECK(h.conntrack.awaits() == 0);
+  CHECK(h.conntrack.walks().empty());
+  CHECK(h.reserve_pair("10.0.0.7:4000").public_endpoint == ep("203.0.113.1:40000"));
+  CHECK(h.conntrack.awaits() == 1);
+  // Both releases share one walk.
+  CHECK(h.conntrack.walks() == std::vector<std::vector<std::uint32_t>>{{a.id, b.id}});
+  CHECK(h.conntrack.flushed() == std::vector<std::uint32_t>{a.id, b.id});
+  CHECK(h.m->quarantined_ports() == 0);
+  CHECK(h.reserve_pair("10.0.0.8:4000").public_endpoint == ep("203.0.113.1:40002"));
+  CHECK(h.conntrack.awaits() == 1);
+}
+
+TEST_CASE("a completed walk frees the quarantined ports without waiting",
+          "[unit][agent][core][conntrack]") {
+  Harness h;
+  h.conntrack.set_deferred(true);
+  const Binding a = h.reserve_pair("10.0.0.2:4000");
+  h.clock.advance(10ms);
+  REQUIRE(h.m->release(ReleaseRequest{h.meta(), ByBinding{a.id}}).ok());
+  CHECK(h.m->quarantined_ports() == 2);
+  h.conntrack.complete_scheduled();
+  CHECK(h.conntrack.completed_ticket() == 1);
+  CHECK(h.m->quarantined_ports() == 0);
+
+  // PREFER: a quarantined suggestion is not waited for; another port is given.
+  const Binding c = h.reserve_pair("10.0.0.3:4000");
+  REQUIRE(c.public_endpoint == ep("203.0.113.1:40002"));
+  REQUIRE(h.m->release(ReleaseRequest{h.meta(), ByBinding{c.id}}).ok());
+  ReserveRequest prefer = h.pair_request("10.0.0.4:4000");
+  prefer.public_port = PublicPortRequest{ep("203.0.113.1:40002"), PortPreference::kPrefer};
+  auto p = h.m->reserve(prefer);
+  REQUIRE(p.ok());
+  CHECK(p->binding.public_endpoint == ep("203.0.113.1:40004"));
+  CHECK(h.conntrack.awaits() == 0);
+  CHECK(h.m->quarantined_ports() == 2);
+
+  // EXACT_OR_FAIL on the quarantined pair: flush-before-reuse, then granted.
+  ReserveRequest exact_req = h.pair_request("10.0.0.5:4000");
+  exact_req.public_port = PublicPortRequest{ep("203.0.113.1:40002"), PortPreference::kExactOrFail};
+  auto e = h.m->reserve(exact_req);
+  REQUIRE(e.ok());
+  CHECK(e->binding.public_endpoint == ep("203.0.113.1:40002"));
+  CHECK(h.conntrack.awaits() == 1);
+  CHECK(h.conntrack.walks() == std::vector<std::vector<std::uint32_t>>{{a.id}, {c.id}});
+  CHECK(h.m->quarantined_ports() == 0);
+}
+
+TEST_CASE("a rolled-back release neither schedules a flush nor quarantines",
+          "[unit][agent][core][conntrack]") {
+  Harness h;
+  h.conntrack.set_deferred(true);
+  const Binding a = h.reserve_pair("10.0.0.2:4000");
+  EnableRequest bad{WriteMeta{}, ByBinding{4242}, {exact("198.51.100.7:30000")}};
+  auto r = h.m->apply(ApplyRequest{h.meta(), {ReleaseRequest{WriteMeta{}, ByBinding{a.id}}, bad}});
+  REQUIRE_FALSE(r.ok());
+  CHECK(h.conntrack.issued_tickets() == 0);
+  CHECK(h.conntrack.queued().empty());
+  CHECK(h.m->quarantined_ports() == 0);
+  CHECK(h.m->binding_count() == 1);
+  // The pair is still in use, not free.
+  CHECK(h.reserve_pair("10.0.0.3:4000").public_endpoint == ep("203.0.113.1:40002"));
+
+  // Failures of a deferred walk reach the stats when the walk ran.
+  h.conntrack.set_failure(Error(ErrorCode::kUnavailable, "ENOBUFS"));
+  REQUIRE(h.m->release(ReleaseRequest{h.meta(), ByBinding{a.id}}).ok());
+  CHECK(h.m->stats().conntrack_flush_failures == 0);
+  h.conntrack.complete_scheduled();
+  CHECK(h.m->stats().conntrack_flush_failures == 1);
+}
+
+TEST_CASE("expiries in one tick share one scheduled flush", "[unit][agent][core][conntrack]") {
+  Harness h;
+  h.conntrack.set_deferred(true);
+  std::vector<std::uint32_t> ids;
+  for (const char* priv : {"10.0.0.2:4000", "10.0.0.3:4000", "10.0.0.4:4000"}) {
+    ReserveRequest r = h.pair_request(priv);
+    r.lease.lifetime = 10s;
+    auto res = h.m->reserve(r);
+    REQUIRE(res.ok());
+    ids.push_back(res->binding.id);
+  }
+  h.run_for(10s);
+  CHECK(h.m->binding_count() == 0);
+  CHECK(h.conntrack.issued_tickets() == 1);
+  CHECK(h.conntrack.queued() == ids);
+  CHECK(h.m->quarantined_ports() == 6);
+  h.conntrack.complete_scheduled();
+  CHECK(h.conntrack.walks() == std::vector<std::vector<std::uint32_t>>{ids});
+  CHECK(h.m->quarantined_ports() == 0);
+}
+
+TEST_CASE("exact pinholes' flows are deleted by tuple, without a walk or quarantine",
+          "[unit][agent][core][conntrack]") {
+  Harness h;
+  h.conntrack.set_deferred(true);
+  h.conntrack.set_tuple_deletes(true);
+  const Binding a = h.reserve_pair("10.0.0.2:4000");
+  REQUIRE(a.public_endpoint == ep("203.0.113.1:40000"));
+  h.enable(a.id, {exact("198.51.100.7:30000"), exact("198.51.100.8:32000")});
+
+  // Enable replacing a remote deletes the removed remote's flows (both components) at once.
+  h.enable(a.id, {exact("198.51.100.7:30000")});
+  CHECK(h.conntrack.deleted_flows() ==
+        std::vector<FlowTuple>{{L4Protocol::kUdp, ep("198.51.100.8:32000"), ep("203.0.113.1:40000")},
+                               {L4Protocol::kUdp, ep("198.51.100.8:32001"), ep("203.0.113.1:40001")}});
+
+  REQUIRE(h.m->release(ReleaseRequest{h.meta(), ByBinding{a.id}}).ok());
+  CHECK(h.conntrack.deleted_flows().size() == 4);
+  CHECK(h.conntrack.deleted_flows()[2] ==
+        FlowTuple{L4Protocol::kUdp, ep("198.51.100.7:30000"), ep("203.0.113.1:40000")});
+  CHECK(h.conntrack.deleted_flows()[3] ==
+        FlowTuple{L4Protocol::kUdp, ep("198.51.100.7:30001"), ep("203.0.113.1:40001")});
+  CHECK(h.conntrack.issued_tickets() == 0);  // no walk
+  CHECK(h.m->quarantined_ports() == 0);      // flows gone before the reply: port reusable
+
+  // An unfired latch: the kernel may know a remote port the agent does not -> walk + quarantine.
+  const Binding b = h.reserve_pair("10.0.0.3:4000");
+  h.enable(b.id, {latch("198.51.100.9")});
+  REQUIRE(h.m->release(ReleaseRequest{h.meta(), ByBinding{b.id}}).ok());
+  CHECK(h.conntrack.deleted_flows().size() == 4);
+  CHECK(h.conntrack.queued() == std::vector<std::uint32_t>{b.id});
+  CHECK(h.m->quarantined_ports() == 2);
+  h.conntrack.complete_scheduled();
+
+  // A failing tuple delete falls back to the walk, with quarantine.
+  const Binding c = h.reserve_pair("10.0.0.4:4000");
+  h.enable(c.id, {exact("198.51.100.7:30000")});
+  h.conntrack.set_failure(Error(ErrorCode::kUnavailable, "ENOBUFS"));
+  REQUIRE(h.m->release(ReleaseRequest{h.meta(), ByBinding{c.id}}).ok());
+  CHECK(h.conntrack.queued() == std::vector<std::uint32_t>{c.id});
+  CHECK(h.conntrack.issued_tickets() == 2);
+  CHECK(h.m->quarantined_ports() == 2);
+}
+
+TEST_CASE("a release batch past 64 flows takes one deferred walk instead of tuple deletes",
+          "[unit][agent][core][conntrack]") {
+  ManagerConfig config = test_config();
+  config.pools[0].last_port = 40199;
+  Harness h(config);
+  h.conntrack.set_deferred(true);
+  h.conntrack.set_tuple_deletes(true);
+  std::vector<Operation> releases;
+  std::vector<std::uint32_t> ids;
+  for (int i = 0; i < 33; ++i) {  // 33 pairs x 1 remote = 66 flows
+    const std::string priv = "10.0.1." + std::to_string(i + 1) + ":4000";
+    const Binding b = h.reserve_pair(priv.c_str());
+    h.enable(b.id, {exact("198.51.100.7:30000")});
+    releases.push_back(ReleaseRequest{WriteMeta{}, ByBinding{b.id}});
+    ids.push_back(b.id);
+  }
+  REQUIRE(h.m->apply(ApplyRequest{h.meta(), releases}).ok());
+  CHECK(h.conntrack.deleted_flows().empty());
+  CHECK(h.conntrack.issued_tickets() == 1);
+  CHECK(h.conntrack.queued() == ids);
+  CHECK(h.m->quarantined_ports() == 66);
+  // 32 pairs (64 flows) are still deleted by tuple.
+  releases.clear();
+  for (int i = 0; i < 32; ++i) {
+    const std::string priv = "10.0.2." + std::to_string(i + 1) + ":4000";
+    const Binding b = h.reserve_pair(priv.c_str());
+    h.enable(b.id, {exact("198.51.100.7:30000")});
+    releases.push_back(ReleaseRequest{WriteMeta{}, ByBinding{b.id}});
+  }
+  REQUIRE(h.m->apply(ApplyRequest{h.meta(), releases}).ok());
+  CHECK(h.conntrack.deleted_flows().size() == 64);
+  CHECK(h.conntrack.issued_tickets() == 1);
+}
