@@ -45,16 +45,22 @@ function(portcullis_add_executable name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} portcullis_warnings)
 endfunction()
 
-# portcullis_add_test(NAME SOURCES ... [DEPS ...] [LABELS ...])
-# A Catch2 test binary; every TEST_CASE becomes a CTest test carrying LABELS.
+# portcullis_add_test(NAME SOURCES ... [DEPS ...] [LABELS ...] [LSAN_SUPPRESSIONS file])
+# A Catch2 test binary; every TEST_CASE becomes a CTest test carrying LABELS. LSAN_SUPPRESSIONS names a
+# LeakSanitizer suppression file for leaks inside third-party libraries that this binary exercises.
 function(portcullis_add_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LSAN_SUPPRESSIONS" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE portcullis_catch_main portcullis_test_support ${ARG_DEPS} portcullis_warnings)
-  catch_discover_tests(${name} TEST_PREFIX "${name}:" PROPERTIES LABELS "${ARG_LABELS}")
+  if(ARG_LSAN_SUPPRESSIONS)
+    catch_discover_tests(${name} TEST_PREFIX "${name}:" PROPERTIES LABELS "${ARG_LABELS}"
+      ENVIRONMENT "LSAN_OPTIONS=suppressions=${ARG_LSAN_SUPPRESSIONS}:print_suppressions=0")
+  else()
+    catch_discover_tests(${name} TEST_PREFIX "${name}:" PROPERTIES LABELS "${ARG_LABELS}")
+  endif()
 endfunction()
 
 # portcullis_add_fuzzer(NAME SOURCES ... [DEPS ...] CORPUS dir...)

@@ -1,5 +1,7 @@
 #include "common/config/yaml_reader.h"
 
+#include <fstream>
+
 #include <algorithm>
 #include <charconv>
 
@@ -382,6 +384,11 @@ std::optional<std::vector<YamlMap>> YamlMap::map_list(const std::string& key, bo
     out.push_back(YamlMap(state_, std::make_shared<YAML::Node>(item), p));
   }
   return out;
+}
+
+bool file_readable(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return in.good();
 }
 
 }  // namespace portcullis::config

@@ -130,4 +130,20 @@ class YamlMap {
   int line_ = 0;
 };
 
+/// Stores an optional value read from the file into a config field, converting durations and numbers:
+///   assign_if(m->duration("timeout", {1s, 1h}), cfg.timeout);   // leaves the default when absent/invalid
+template <class T, class U>
+void assign_if(std::optional<T> value, U& out) {
+  if (value) {
+    if constexpr (requires { std::chrono::duration_cast<U>(*value); }) {
+      out = std::chrono::duration_cast<U>(*value);
+    } else {
+      out = static_cast<U>(*value);
+    }
+  }
+}
+
+/// True when `path` can be opened for reading (TLS files named in a config).
+bool file_readable(const std::string& path);
+
 }  // namespace portcullis::config

@@ -24,21 +24,7 @@ using config::YamlReader;
 /// far beyond what one SIP box needs and keeps per-shard limits meaningful.
 constexpr std::uint32_t kMaxThreads = 64;
 
-bool readable(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return in.good();
-}
 
-template <class T, class U>
-void set_if(std::optional<T> v, U& out) {
-  if (v) {
-    if constexpr (requires { std::chrono::duration_cast<U>(*v); }) {
-      out = std::chrono::duration_cast<U>(*v);
-    } else {
-      out = static_cast<U>(*v);
-    }
-  }
-}
 
 bool is_hostname(std::string_view s) {
   if (s.empty() || s.size() > 253 || s.front() == '.' || s.front() == '-') {
@@ -147,7 +133,7 @@ void read_controller(YamlMap& root, ControllerConfig& c) {
       c.log_level = *lvl;
     }
   }
-  set_if(m->uint("threads", {0, kMaxThreads}), c.threads);
+  config::assign_if(m->uint("threads", {0, kMaxThreads}), c.threads);
   m->finish();
 }
 
@@ -217,14 +203,14 @@ void read_listen(YamlMap& root, ControllerConfig& c) {
     for (const FileKey& f : {FileKey{"cert", &l.cert_file, true}, FileKey{"key", &l.key_file, true},
                              FileKey{"ca", &l.ca_file, false}}) {
       if (auto p = e.string(f.key, StringLimits(tls && f.required, true))) {
-        if (tls && !readable(*p)) {
+        if (tls && !config::file_readable(*p)) {
           e.error(f.key, "cannot read '" + log_excerpt(*p, 200) + "'");
         } else {
           *f.out = *p;
         }
       }
     }
-    set_if(e.boolean("require_client_cert"), l.require_client_cert);
+    config::assign_if(e.boolean("require_client_cert"), l.require_client_cert);
     if (tls && l.require_client_cert && l.ca_file.empty()) {
       e.error("require_client_cert", "needs ca (the CA bundle client certificates must chain to)");
     }
@@ -270,11 +256,11 @@ void read_registrar(YamlMap& root, ControllerConfig& c) {
   auto m = root.map("registrar");
   registrar::RegistrarConfig& r = c.registrar;
   if (m) {
-    set_if(m->boolean("enabled"), c.registrar_enabled);
-    set_if(m->uint("default_expires", {1, 7 * 24 * 3600}), r.default_expires);
-    set_if(m->uint("min_expires", {1, 7 * 24 * 3600}), r.min_expires);
-    set_if(m->uint("max_expires", {1, 7 * 24 * 3600}), r.max_expires);
-    set_if(m->uint("max_contacts_per_aor", {1, 1000}), r.max_contacts_per_aor);
+    config::assign_if(m->boolean("enabled"), c.registrar_enabled);
+    config::assign_if(m->uint("default_expires", {1, 7 * 24 * 3600}), r.default_expires);
+    config::assign_if(m->uint("min_expires", {1, 7 * 24 * 3600}), r.min_expires);
+    config::assign_if(m->uint("max_expires", {1, 7 * 24 * 3600}), r.max_expires);
+    config::assign_if(m->uint("max_contacts_per_aor", {1, 1000}), r.max_contacts_per_aor);
     if (auto sources = m->string_list("allowed_sources")) {
       for (const std::string& s : *sources) {
         auto p = net::Prefix::parse(s);
@@ -307,11 +293,11 @@ void read_proxy(YamlMap& root, ControllerConfig& c) {
   proxy::ProxyConfig& p = c.proxy;
   auto m = root.map("proxy");
   if (m) {
-    set_if(m->boolean("record_route"), p.record_route);
-    set_if(m->boolean("strict"), p.strict);
+    config::assign_if(m->boolean("record_route"), p.record_route);
+    config::assign_if(m->boolean("strict"), p.strict);
     // RFC 3261 §16.8 wants > 3 min; shorter values are accepted for tests and labs.
-    set_if(m->duration("timer_c", {1s, 1h}), p.timer_c);
-    set_if(m->boolean("max_forwards_options_200"), p.answer_options_at_zero_max_forwards);
+    config::assign_if(m->duration("timer_c", {1s, 1h}), p.timer_c);
+    config::assign_if(m->boolean("max_forwards_options_200"), p.answer_options_at_zero_max_forwards);
     if (auto routes = m->map_list("routes")) {
       for (YamlMap& rm : *routes) {
         proxy::StaticRoute route;
@@ -367,11 +353,11 @@ void read_limits(YamlMap& root, ControllerConfig& c) {
     return;
   }
   // The UDP datagram bound is 65535; 1 KiB is far below any real INVITE with SDP.
-  set_if(m->uint("max_message_bytes", {1024, 65535}), c.parse_limits.max_message_bytes);
-  set_if(m->uint("max_connections", {1, 1'000'000}), c.max_connections);
-  set_if(m->uint("max_connections_per_ip", {0, 1'000'000}), c.max_connections_per_ip);
-  set_if(m->duration("idle_timeout", {1s, 24h}), c.idle_timeout);
-  set_if(m->uint("max_transactions", {1, 100'000'000}), c.transactions.max_transactions);
+  config::assign_if(m->uint("max_message_bytes", {1024, 65535}), c.parse_limits.max_message_bytes);
+  config::assign_if(m->uint("max_connections", {1, 1'000'000}), c.max_connections);
+  config::assign_if(m->uint("max_connections_per_ip", {0, 1'000'000}), c.max_connections_per_ip);
+  config::assign_if(m->duration("idle_timeout", {1s, 24h}), c.idle_timeout);
+  config::assign_if(m->uint("max_transactions", {1, 100'000'000}), c.transactions.max_transactions);
   if (c.max_connections_per_ip > c.max_connections) {
     m->error("max_connections_per_ip", "must be <= limits.max_connections");
   }
@@ -384,9 +370,9 @@ void read_timers(YamlMap& root, ControllerConfig& c) {
     return;
   }
   sip::TransactionConfig& t = c.transactions;
-  set_if(m->duration("t1", {10ms, 10s}), t.t1);
-  set_if(m->duration("t2", {10ms, 60s}), t.t2);
-  set_if(m->duration("t4", {10ms, 60s}), t.t4);
+  config::assign_if(m->duration("t1", {10ms, 10s}), t.t1);
+  config::assign_if(m->duration("t2", {10ms, 60s}), t.t2);
+  config::assign_if(m->duration("t4", {10ms, 60s}), t.t4);
   if (t.t2 < t.t1) {
     m->error("t2", "must be >= timers.t1 (RFC 3261 §17.1.2.2 caps retransmissions at T2)");
   }
@@ -454,7 +440,7 @@ void read_realms(YamlMap& root, ControllerConfig& c) {
       r.name = *n;
     }
     r.networks = read_prefixes(e, "networks");
-    set_if(e.boolean("hide_topology"), r.hide_topology);
+    config::assign_if(e.boolean("hide_topology"), r.hide_topology);
     const bool used = std::any_of(c.listen.begin(), c.listen.end(), [&](const ListenConfig& l) {
       return (l.realm.empty() ? std::string("default") : l.realm) == r.name;
     });
@@ -481,12 +467,12 @@ void read_fcp(YamlMap& root, ControllerConfig& c) {
   if (auto o = m->string("owner", StringLimits(true, true, 64))) {
     f.owner = *o;
   }
-  set_if(m->uint("fencing_token", {1, UINT64_MAX / 2}), f.fencing_token);
-  set_if(m->boolean("insecure_lab"), f.insecure_lab);
+  config::assign_if(m->uint("fencing_token", {1, UINT64_MAX / 2}), f.fencing_token);
+  config::assign_if(m->boolean("insecure_lab"), f.insecure_lab);
   for (auto [key, out] : {std::pair<const char*, std::string*>{"cert", &f.cert_file}, {"key", &f.key_file},
                           {"ca", &f.ca_file}}) {
     if (auto p = m->string(key, StringLimits(!f.insecure_lab, true))) {
-      if (!readable(*p)) {
+      if (!config::file_readable(*p)) {
         m->error(key, "cannot read '" + log_excerpt(*p, 200) + "'");
       } else {
         *out = *p;
@@ -539,19 +525,19 @@ void read_media(YamlMap& root, ControllerConfig& c) {
   if (!m) {
     return;
   }
-  set_if(m->boolean("enabled"), md.enabled);
+  config::assign_if(m->boolean("enabled"), md.enabled);
   if (auto a = read_action(*m, "on_bad_sdp")) md.on_bad_sdp = *a;
   if (auto a = read_action(*m, "on_unsupported")) md.on_unsupported = *a;
   if (auto a = read_action(*m, "on_too_many_streams")) md.on_too_many_streams = *a;
   if (auto a = read_action(*m, "on_other_content")) md.on_other_content = *a;
-  set_if(m->uint("max_streams", {1, 64}), md.max_streams);
-  set_if(m->duration("fcp_timeout", {100ms, 30s}), md.fcp_timeout);
-  set_if(m->duration("lifetime", {1s, 24h}), md.lifetime);
-  set_if(m->duration("idle_timeout", {0ms, 24h}), md.idle_timeout);
-  set_if(m->duration("orphan_grace", {0ms, 1h}), md.orphan_grace);
-  set_if(m->duration("reservation_timeout", {1s, 1h}), md.reservation_timeout);
-  set_if(m->boolean("latch_private_address"), md.latch_private_address);
-  set_if(m->boolean("latch_source_mismatch"), md.latch_source_mismatch);
+  config::assign_if(m->uint("max_streams", {1, 64}), md.max_streams);
+  config::assign_if(m->duration("fcp_timeout", {100ms, 30s}), md.fcp_timeout);
+  config::assign_if(m->duration("lifetime", {1s, 24h}), md.lifetime);
+  config::assign_if(m->duration("idle_timeout", {0ms, 24h}), md.idle_timeout);
+  config::assign_if(m->duration("orphan_grace", {0ms, 1h}), md.orphan_grace);
+  config::assign_if(m->duration("reservation_timeout", {1s, 1h}), md.reservation_timeout);
+  config::assign_if(m->boolean("latch_private_address"), md.latch_private_address);
+  config::assign_if(m->boolean("latch_source_mismatch"), md.latch_source_mismatch);
   if (md.enabled && !c.fcp.enabled) {
     m->error("enabled", "media needs an fcp section (the agents that open the holes)");
   }
@@ -566,7 +552,7 @@ void read_nat(YamlMap& root, ControllerConfig& c) {
   if (!m) {
     return;
   }
-  set_if(m->duration("keepalive_interval", {0ms, 1h}), c.nat.keepalive_interval);
+  config::assign_if(m->duration("keepalive_interval", {0ms, 1h}), c.nat.keepalive_interval);
   if (c.nat.keepalive_interval.count() != 0 && c.nat.keepalive_interval < 1s) {
     m->error("keepalive_interval", "must be 0 (off) or at least 1s");
   }

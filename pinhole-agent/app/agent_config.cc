@@ -19,10 +19,6 @@ using config::StringLimits;
 using config::YamlMap;
 using config::YamlReader;
 
-bool readable(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return in.good();
-}
 
 bool valid_listen(const std::string& s) {
   const auto colon = s.rfind(':');
@@ -33,23 +29,13 @@ bool valid_listen(const std::string& s) {
   return port.has_value();
 }
 
-template <class T, class U>
-void set_if(std::optional<T> v, U& out) {
-  if (v) {
-    if constexpr (requires { std::chrono::duration_cast<U>(*v); }) {
-      out = std::chrono::duration_cast<U>(*v);
-    } else {
-      out = static_cast<U>(*v);
-    }
-  }
-}
 
 void read_agent(YamlMap& root, AgentConfig& c) {
   auto m = root.map("agent", true);
   if (!m) {
     return;
   }
-  set_if(m->string("id", StringLimits(true, true, 253)), c.agent_id);
+  config::assign_if(m->string("id", StringLimits(true, true, 253)), c.agent_id);
   if (auto l = m->string("listen")) {
     if (!valid_listen(*l)) {
       m->error("listen", "must be host:port, e.g. 0.0.0.0:7443 or [::]:7443");
@@ -85,8 +71,8 @@ void read_backend(YamlMap& root, AgentConfig& c) {
   if (auto t = m->string("table", StringLimits(false, true, 64))) {
     c.nft.table_name = *t;
   }
-  set_if(m->string_list("wan_interfaces"), c.nft.wan_interfaces);
-  set_if(m->string_list("lan_interfaces"), c.nft.lan_interfaces);
+  config::assign_if(m->string_list("wan_interfaces"), c.nft.wan_interfaces);
+  config::assign_if(m->string_list("lan_interfaces"), c.nft.lan_interfaces);
   if (c.backend == BackendKind::kNft && c.nft.wan_interfaces.empty()) {
     m->error("wan_interfaces", "is required for backend.type nft (the interfaces facing the public network)");
   }
@@ -100,18 +86,18 @@ void read_backend(YamlMap& root, AgentConfig& c) {
     }
   }
   if (auto mq = m->map("masquerade_ports")) {
-    set_if(mq->uint("first", {1, 65535, true}), c.nft.masquerade_port_min);
-    set_if(mq->uint("last", {1, 65535, true}), c.nft.masquerade_port_max);
+    config::assign_if(mq->uint("first", {1, 65535, true}), c.nft.masquerade_port_min);
+    config::assign_if(mq->uint("last", {1, 65535, true}), c.nft.masquerade_port_max);
     if (c.nft.masquerade_port_max < c.nft.masquerade_port_min) {
       mq->error("last", "must be >= masquerade_ports.first");
     }
     mq->finish();
   }
-  set_if(m->boolean("ipv6"), c.nft.ipv6);
-  set_if(m->boolean("upsert_in_place"), c.nft.upsert_in_place);
-  set_if(m->boolean("claim_ownership"), c.nft.claim_ownership);
-  set_if(m->uint("nflog_group", {0, 65535}), c.nft.nflog_group);
-  set_if(m->duration("latched_pinhole_timeout", {1s, 1h}), c.nft.latched_pinhole_timeout);
+  config::assign_if(m->boolean("ipv6"), c.nft.ipv6);
+  config::assign_if(m->boolean("upsert_in_place"), c.nft.upsert_in_place);
+  config::assign_if(m->boolean("claim_ownership"), c.nft.claim_ownership);
+  config::assign_if(m->uint("nflog_group", {0, 65535}), c.nft.nflog_group);
+  config::assign_if(m->duration("latched_pinhole_timeout", {1s, 1h}), c.nft.latched_pinhole_timeout);
   m->finish();
 }
 
@@ -164,7 +150,7 @@ void read_pools(YamlMap& root, AgentConfig& c) {
     } else {
       ok = false;
     }
-    set_if(p.string("realm", StringLimits(false, false, 32)), pool.realm);
+    config::assign_if(p.string("realm", StringLimits(false, false, 32)), pool.realm);
     for (const PoolConfig& other : c.manager.pools) {
       if (ok && other.public_address == pool.public_address) {
         p.error("public_address", "repeats an earlier pool's address");
@@ -184,25 +170,25 @@ void read_timers(YamlMap& root, AgentConfig& c) {
     return;
   }
   ManagerConfig& mc = c.manager;
-  set_if(m->duration("session_ttl", {2s, 1h}), mc.session_ttl);
-  set_if(m->duration("heartbeat_interval", {1s, 30min}), mc.heartbeat_interval);
-  set_if(m->duration("min_lifetime", {1s, 1h}), mc.min_lifetime);
-  set_if(m->duration("max_lifetime", {1min, 7 * 24h}), mc.max_lifetime);
+  config::assign_if(m->duration("session_ttl", {2s, 1h}), mc.session_ttl);
+  config::assign_if(m->duration("heartbeat_interval", {1s, 30min}), mc.heartbeat_interval);
+  config::assign_if(m->duration("min_lifetime", {1s, 1h}), mc.min_lifetime);
+  config::assign_if(m->duration("max_lifetime", {1min, 7 * 24h}), mc.max_lifetime);
   // 2 s is the core's floor (validate_config); short leases are for namespace tests of the
   // fail-closed path (kill -9 the agent, holes close by kernel timeouts).
-  set_if(m->duration("kernel_lease", {2s, 1h}), mc.kernel_lease);
-  set_if(m->duration("default_orphan_grace", {1s, 24h}), mc.default_orphan_grace);
-  set_if(m->duration("max_orphan_grace", {1s, 24h}), mc.max_orphan_grace);
-  set_if(m->duration("default_reservation_timeout", {1s, 24h}), mc.default_reservation_timeout);
-  set_if(m->duration("max_reservation_timeout", {1s, 24h}), mc.max_reservation_timeout);
-  set_if(m->duration("max_idle_timeout", {1s, 7 * 24h}), mc.max_idle_timeout);
-  set_if(m->duration("dedup_window", {1s, 24h}), mc.dedup_window);
-  set_if(m->duration("retry_after", {1s, 1h}), mc.retry_after);
+  config::assign_if(m->duration("kernel_lease", {2s, 1h}), mc.kernel_lease);
+  config::assign_if(m->duration("default_orphan_grace", {1s, 24h}), mc.default_orphan_grace);
+  config::assign_if(m->duration("max_orphan_grace", {1s, 24h}), mc.max_orphan_grace);
+  config::assign_if(m->duration("default_reservation_timeout", {1s, 24h}), mc.default_reservation_timeout);
+  config::assign_if(m->duration("max_reservation_timeout", {1s, 24h}), mc.max_reservation_timeout);
+  config::assign_if(m->duration("max_idle_timeout", {1s, 7 * 24h}), mc.max_idle_timeout);
+  config::assign_if(m->duration("dedup_window", {1s, 24h}), mc.dedup_window);
+  config::assign_if(m->duration("retry_after", {1s, 1h}), mc.retry_after);
   if (auto d = m->duration("rpc_timeout", {100ms, 5min})) {
     c.service.rpc_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
   }
-  set_if(m->duration("hello_timeout", {1s, 5min}), c.service.hello_timeout);
-  set_if(m->duration("shutdown_grace", {0s, 5min}), c.shutdown_grace);
+  config::assign_if(m->duration("hello_timeout", {1s, 5min}), c.service.hello_timeout);
+  config::assign_if(m->duration("shutdown_grace", {0s, 5min}), c.shutdown_grace);
   // Cross-field rules with a line to point at (the manager re-checks them without lines).
   if (mc.heartbeat_interval >= mc.session_ttl) {
     m->error("heartbeat_interval", "must be shorter than timers.session_ttl");
@@ -225,19 +211,19 @@ void read_limits(YamlMap& root, AgentConfig& c) {
     return;
   }
   ManagerConfig& mc = c.manager;
-  set_if(m->uint("max_bindings", {1, 10'000'000}), mc.max_bindings);
-  set_if(m->uint("max_bindings_per_owner", {1, 10'000'000}), mc.max_bindings_per_owner);
-  set_if(m->uint("max_ports_per_owner", {1, 10'000'000}), mc.max_ports_per_owner);
-  set_if(m->uint("max_remotes_per_binding", {1, 64}), mc.max_remotes_per_binding);
-  set_if(m->uint("max_batch_operations", {1, 1000}), mc.max_batch_operations);
-  set_if(m->uint("dedup_max_entries", {1, 10'000'000}), mc.dedup_max_entries);
-  set_if(m->uint("event_buffer_size", {1, 10'000'000}), mc.event_buffer_size);
-  set_if(m->uint("max_sessions", {1, 100'000}), c.service.max_sessions);
-  set_if(m->uint("max_pending_requests", {1, 1'000'000}), c.service.max_queue);
-  set_if(m->uint("max_stream_queue", {16, 10'000'000}), c.service.max_stream_queue);
-  set_if(m->uint("binding_set_size", {1024, 16'777'216}), c.nft.binding_set_size);
-  set_if(m->uint("pinhole_set_size", {1024, 16'777'216}), c.nft.pinhole_set_size);
-  set_if(m->uint("latch_set_size", {1024, 16'777'216}), c.nft.latch_set_size);
+  config::assign_if(m->uint("max_bindings", {1, 10'000'000}), mc.max_bindings);
+  config::assign_if(m->uint("max_bindings_per_owner", {1, 10'000'000}), mc.max_bindings_per_owner);
+  config::assign_if(m->uint("max_ports_per_owner", {1, 10'000'000}), mc.max_ports_per_owner);
+  config::assign_if(m->uint("max_remotes_per_binding", {1, 64}), mc.max_remotes_per_binding);
+  config::assign_if(m->uint("max_batch_operations", {1, 1000}), mc.max_batch_operations);
+  config::assign_if(m->uint("dedup_max_entries", {1, 10'000'000}), mc.dedup_max_entries);
+  config::assign_if(m->uint("event_buffer_size", {1, 10'000'000}), mc.event_buffer_size);
+  config::assign_if(m->uint("max_sessions", {1, 100'000}), c.service.max_sessions);
+  config::assign_if(m->uint("max_pending_requests", {1, 1'000'000}), c.service.max_queue);
+  config::assign_if(m->uint("max_stream_queue", {16, 10'000'000}), c.service.max_stream_queue);
+  config::assign_if(m->uint("binding_set_size", {1024, 16'777'216}), c.nft.binding_set_size);
+  config::assign_if(m->uint("pinhole_set_size", {1024, 16'777'216}), c.nft.pinhole_set_size);
+  config::assign_if(m->uint("latch_set_size", {1024, 16'777'216}), c.nft.latch_set_size);
   m->finish();
 }
 
@@ -264,7 +250,7 @@ void read_tls(YamlMap& root, AgentConfig& c, bool insecure_flag) {
   for (const FileKey& f : {FileKey{"cert", &c.tls.cert_file}, FileKey{"key", &c.tls.key_file},
                            FileKey{"client_ca", &c.tls.client_ca_file}}) {
     if (auto p = m->string(f.key, StringLimits(need, true))) {
-      if (need && !readable(*p)) {
+      if (need && !config::file_readable(*p)) {
         m->error(f.key, "cannot read '" + *p + "'");
       } else {
         *f.out = *p;
@@ -277,7 +263,7 @@ void read_tls(YamlMap& root, AgentConfig& c, bool insecure_flag) {
     }
     for (YamlMap& idm : *ids) {
       service::IdentityRule rule;
-      set_if(idm.string("identity", StringLimits(true, true, 2048)), rule.identity);
+      config::assign_if(idm.string("identity", StringLimits(true, true, 2048)), rule.identity);
       if (auto owners = idm.string_list("owners", true)) {
         for (const std::string& o : *owners) {
           if (!service::valid_owner_pattern(o)) {
@@ -286,7 +272,7 @@ void read_tls(YamlMap& root, AgentConfig& c, bool insecure_flag) {
         }
         rule.owners = *owners;
       }
-      set_if(idm.boolean("admin"), rule.admin);
+      config::assign_if(idm.boolean("admin"), rule.admin);
       idm.finish();
       c.tls.identities.push_back(std::move(rule));
     }
