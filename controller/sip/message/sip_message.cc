@@ -93,6 +93,16 @@ constexpr SipError too_large(std::string_view reason) { return {513, reason, fal
 template <class T>
 using SipResult = Result<T, SipError>;
 
+// Lazy typed access: parse on first use and keep the Result (value or error), so a second access
+// reports the same thing without parsing again.
+template <class Slot, class Parse>
+const auto& cached(Slot& slot, Parse&& parse) {
+  if (!slot) {
+    slot.emplace(parse());
+  }
+  return *slot;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -744,24 +754,15 @@ const Result<ContactList, SipError>& SipMessage::contact() const {
 }
 
 const Result<std::vector<NameAddr>, SipError>& SipMessage::route() const {
-  if (!impl_->route) {
-    impl_->route.emplace(impl_->name_addr_list(HeaderId::kRoute));
-  }
-  return *impl_->route;
+  return cached(impl_->route, [this] { return impl_->name_addr_list(HeaderId::kRoute); });
 }
 
 const Result<std::vector<NameAddr>, SipError>& SipMessage::record_route() const {
-  if (!impl_->record_route) {
-    impl_->record_route.emplace(impl_->name_addr_list(HeaderId::kRecordRoute));
-  }
-  return *impl_->record_route;
+  return cached(impl_->record_route, [this] { return impl_->name_addr_list(HeaderId::kRecordRoute); });
 }
 
 const Result<std::vector<NameAddr>, SipError>& SipMessage::path() const {
-  if (!impl_->path) {
-    impl_->path.emplace(impl_->name_addr_list(HeaderId::kPath));
-  }
-  return *impl_->path;
+  return cached(impl_->path, [this] { return impl_->name_addr_list(HeaderId::kPath); });
 }
 
 const Result<std::optional<MediaType>, SipError>& SipMessage::content_type() const {
@@ -783,80 +784,47 @@ const Result<std::optional<MediaType>, SipError>& SipMessage::content_type() con
 }
 
 const Result<std::optional<std::uint32_t>, SipError>& SipMessage::expires() const {
-  if (!impl_->expires) {
-    impl_->expires.emplace(impl_->delta_seconds(HeaderId::kExpires));
-  }
-  return *impl_->expires;
+  return cached(impl_->expires, [this] { return impl_->delta_seconds(HeaderId::kExpires); });
 }
 
 const Result<std::optional<std::uint32_t>, SipError>& SipMessage::min_expires() const {
-  if (!impl_->min_expires) {
-    impl_->min_expires.emplace(impl_->delta_seconds(HeaderId::kMinExpires));
-  }
-  return *impl_->min_expires;
+  return cached(impl_->min_expires, [this] { return impl_->delta_seconds(HeaderId::kMinExpires); });
 }
 
 const Result<std::vector<std::string_view>, SipError>& SipMessage::require() const {
-  if (!impl_->require) {
-    impl_->require.emplace(impl_->token_list(HeaderId::kRequire));
-  }
-  return *impl_->require;
+  return cached(impl_->require, [this] { return impl_->token_list(HeaderId::kRequire); });
 }
 
 const Result<std::vector<std::string_view>, SipError>& SipMessage::proxy_require() const {
-  if (!impl_->proxy_require) {
-    impl_->proxy_require.emplace(impl_->token_list(HeaderId::kProxyRequire));
-  }
-  return *impl_->proxy_require;
+  return cached(impl_->proxy_require, [this] { return impl_->token_list(HeaderId::kProxyRequire); });
 }
 
 const Result<std::vector<std::string_view>, SipError>& SipMessage::supported() const {
-  if (!impl_->supported) {
-    impl_->supported.emplace(impl_->token_list(HeaderId::kSupported));
-  }
-  return *impl_->supported;
+  return cached(impl_->supported, [this] { return impl_->token_list(HeaderId::kSupported); });
 }
 
 const Result<std::vector<std::string_view>, SipError>& SipMessage::unsupported() const {
-  if (!impl_->unsupported) {
-    impl_->unsupported.emplace(impl_->token_list(HeaderId::kUnsupported));
-  }
-  return *impl_->unsupported;
+  return cached(impl_->unsupported, [this] { return impl_->token_list(HeaderId::kUnsupported); });
 }
 
 const Result<std::vector<std::string_view>, SipError>& SipMessage::allow() const {
-  if (!impl_->allow) {
-    impl_->allow.emplace(impl_->token_list(HeaderId::kAllow));
-  }
-  return *impl_->allow;
+  return cached(impl_->allow, [this] { return impl_->token_list(HeaderId::kAllow); });
 }
 
 const Result<std::vector<AuthValue>, SipError>& SipMessage::authorization() const {
-  if (!impl_->authorization) {
-    impl_->authorization.emplace(impl_->auth_list(HeaderId::kAuthorization));
-  }
-  return *impl_->authorization;
+  return cached(impl_->authorization, [this] { return impl_->auth_list(HeaderId::kAuthorization); });
 }
 
 const Result<std::vector<AuthValue>, SipError>& SipMessage::proxy_authorization() const {
-  if (!impl_->proxy_authorization) {
-    impl_->proxy_authorization.emplace(impl_->auth_list(HeaderId::kProxyAuthorization));
-  }
-  return *impl_->proxy_authorization;
+  return cached(impl_->proxy_authorization, [this] { return impl_->auth_list(HeaderId::kProxyAuthorization); });
 }
 
 const Result<std::vector<AuthValue>, SipError>& SipMessage::www_authenticate() const {
-  if (!impl_->www_authenticate) {
-    impl_->www_authenticate.emplace(impl_->auth_list(HeaderId::kWwwAuthenticate));
-  }
-  return *impl_->www_authenticate;
+  return cached(impl_->www_authenticate, [this] { return impl_->auth_list(HeaderId::kWwwAuthenticate); });
 }
 
 const Result<std::vector<AuthValue>, SipError>& SipMessage::proxy_authenticate() const {
-  if (!impl_->proxy_authenticate) {
-    impl_->proxy_authenticate.emplace(impl_->auth_list(HeaderId::kProxyAuthenticate));
-  }
-  return *impl_->proxy_authenticate;
+  return cached(impl_->proxy_authenticate, [this] { return impl_->auth_list(HeaderId::kProxyAuthenticate); });
 }
 
 const Result<std::optional<SipDate>, SipError>& SipMessage::date() const {
