@@ -261,6 +261,7 @@ void read_registrar(YamlMap& root, ControllerConfig& c) {
     config::assign_if(m->uint("min_expires", {1, 7 * 24 * 3600}), r.min_expires);
     config::assign_if(m->uint("max_expires", {1, 7 * 24 * 3600}), r.max_expires);
     config::assign_if(m->uint("max_contacts_per_aor", {1, 1000}), r.max_contacts_per_aor);
+    config::assign_if(m->boolean("stateless"), c.proxy.stateless_register);
     if (auto sources = m->string_list("allowed_sources")) {
       for (const std::string& s : *sources) {
         auto p = net::Prefix::parse(s);
@@ -686,6 +687,8 @@ registrar:
   max_expires: SECONDS            longer requests are shortened (default 7200)
   max_contacts_per_aor: N         more are answered 403 (default 10)
   allowed_sources: [CIDR, ...]    packet sources allowed to register; empty = any (default [])
+  stateless: BOOL                 answer REGISTER as a stateless UAS, RFC 3261 8.2.7: no
+                                  transaction kept after the reply (default true)
 proxy:
   record_route: BOOL              Record-Route dialog-creating requests (default true)
   strict: BOOL                    validate every header of every request, 400 on error (default false)

@@ -12,7 +12,13 @@ std::vector<sip::Peer> to_peers(const std::vector<sip::resolver::Target>& target
   peers.reserve(targets.size());
   for (const sip::resolver::Target& t : targets) {
     // TargetTransport and TransportProtocol share the values of UDP, TCP and TLS (target.h).
-    peers.push_back(sip::Peer{static_cast<sip::TransportProtocol>(t.transport), t.endpoint, 0});
+    sip::Peer p{static_cast<sip::TransportProtocol>(t.transport), t.endpoint};
+    // RFC 5922 §4: a TLS next hop is authenticated by the domain the resolution started from,
+    // never by the SRV target or the address it led to. A numeric host carries no name.
+    if (p.transport == sip::TransportProtocol::kTls && !t.domain.empty() && !net::IpAddress::parse(t.domain).ok()) {
+      p.server_name = t.domain;
+    }
+    peers.push_back(std::move(p));
   }
   return peers;
 }

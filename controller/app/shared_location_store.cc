@@ -6,30 +6,32 @@ namespace portcullis::controller::app {
 
 Status SharedLocationStore::put(std::string_view aor, registrar::Binding binding) {
   const auto lock = hold();
-  aors_.emplace(aor);
   return inner_->put(aor, std::move(binding));
 }
 
 std::vector<SharedLocationStore::NattedContact> SharedLocationStore::snapshot_natted(Clock::TimePoint now) const {
-  const auto lock = hold();
-  std::vector<NattedContact> out;
-  for (const std::string& aor : aors_) {
-    for (const registrar::Binding& b : inner_->lookup(aor, now)) {
-      if (b.received.transport != sip::TransportProtocol::kUdp) {
-        continue;
-      }
-      auto uri = sip::parse_uri(b.contact);
-      bool natted = true;
-      if (uri.ok()) {
-        auto ip = net::IpAddress::parse(uri->host);
-        natted = !ip.ok() || *ip != b.received.source.address() || uri->port.value_or(5060) != b.received.source.port();
-      }
-      if (natted) {
-        out.push_back(NattedContact{b.contact, b.received.source, b.received.connection_id});
-      }
+  std::vector<NattedContact> udp;
+  for_each_current(now, [&](std::string_view, const registrar::Binding& b) {
+    if (b.received.transport == sip::TransportProtocol::kUdp) {
+      udp.push_back(NattedContact{b.contact, b.received.source, b.received.connection_id});
     }
-  }
-  return out;
+  });
+  // NATed: the REGISTER came from another address than the Contact's host:port (or the Contact
+  // host is a name we cannot compare).
+  std::erase_if(udp, [](const NattedContact& c) {
+    auto uri = sip::parse_uri(c.contact);
+    if (!uri.ok()) {
+      return false;
+    }
+    auto ip = net::IpAddress::parse(uri->host);
+    return ip.ok() && *ip == c.received.address() && uri->port.value_or(5060) == c.received.port();
+  });
+  return udp;
+}
+
+void SharedLocationStore::for_each_current(Clock::TimePoint now, const BindingVisitor& visit) const {
+  const auto lock = hold();
+  inner_->for_each_current(now, visit);
 }
 
 Status SharedLocationStore::refresh(std::string_view aor, const registrar::BindingKey& key,

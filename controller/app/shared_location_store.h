@@ -14,7 +14,6 @@
 
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +35,7 @@ class SharedLocationStore final : public registrar::LocationStore {
   std::size_t remove_all(std::string_view aor) override;
   std::vector<registrar::Binding> bindings(std::string_view aor) const override;
   std::vector<registrar::Binding> lookup(std::string_view aor, Clock::TimePoint now) const override;
+  void for_each_current(Clock::TimePoint now, const BindingVisitor& visit) const override;
   std::size_t purge_expired(Clock::TimePoint now) override;
   std::size_t binding_count() const override;
   std::size_t binding_count(std::string_view aor) const override;
@@ -49,13 +49,13 @@ class SharedLocationStore final : public registrar::LocationStore {
     net::Endpoint received;
     std::uint64_t connection = 0;
   };
-  /// Every live NATed UDP contact, for the keep-alive timer. Thread-safe.
+  /// Every live NATed UDP contact, for the keep-alive timer. Thread-safe; the store is held only
+  /// to copy the UDP bindings out, the NAT test runs after.
   std::vector<NattedContact> snapshot_natted(Clock::TimePoint now) const;
 
  private:
   mutable std::recursive_mutex mutex_;
   std::unique_ptr<registrar::LocationStore> inner_;
-  std::set<std::string, std::less<>> aors_;  // every AoR ever put (pruned by snapshot_natted)
 };
 
 }  // namespace portcullis::controller::app

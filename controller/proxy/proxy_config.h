@@ -78,6 +78,13 @@ struct ProxyConfig {
   bool flow_tokens = true;
   /// RFC 3327: add our Path when relaying a REGISTER whose UA sent "Supported: path".
   bool add_path = true;
+  /// REGISTERs the local registrar answers are handled as a stateless UAS (RFC 3261 §8.2.7): no
+  /// server transaction, the response goes straight to the transport, and a retransmission is
+  /// processed again. Sound because the registrar is idempotent for an identical request (same
+  /// Call-ID and CSeq re-applies the same bindings, registrar.h). Saves the transaction's state
+  /// for 64*T1 after each answer (Timer J), which dominates a busy registrar's memory churn.
+  /// REGISTERs relayed to another registrar always go through a transaction.
+  bool stateless_register = true;
   /// §16.3 step 1: run SipMessage::validate_all() on every request and answer 400 on failure.
   bool strict = false;
   /// §16.3 step 3: OPTIONS with Max-Forwards 0 is answered 200 as a UAS (§11) instead of 483,

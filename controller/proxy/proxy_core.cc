@@ -195,7 +195,42 @@ void ProxyCore::receive(sip::SipMessage message, const sip::Peer& from) {
       }
     }
   }
+  if (answers_register_statelessly(message)) {
+    answer_statelessly(std::move(message), from);
+    return;
+  }
   txn_.receive(std::move(message), from);
+}
+
+bool ProxyCore::answers_register_statelessly(const sip::SipMessage& message) const {
+  // The same test RegistrarProcessor makes after route preprocessing, decided up front and
+  // conservatively: any Route header (even one naming us) takes the transaction path, so a
+  // REGISTER this core relays to another registrar always has a server transaction.
+  if (!config_.stateless_register || registrar_ == nullptr || !message.is_request() ||
+      message.method() != sip::Method::kRegister || message.find(sip::HeaderId::kRoute) != nullptr) {
+    return false;
+  }
+  return identity_.is_our_domain(message.request_uri());
+}
+
+void ProxyCore::answer_statelessly(sip::SipMessage message, const sip::Peer& from) {
+  // RFC 3261 §8.2.7 stateless UAS: the full request chain (validation, registrar), then the
+  // response straight to the transport. A retransmission runs again and gets the same answer.
+  ++stats_.requests_received;
+  ++stats_.registers_stateless;
+  const sip::Peer to = sip::response_peer(message, from);
+  RequestContext ctx(RequestId{0}, sip::kNoTransaction, std::make_shared<const sip::SipMessage>(std::move(message)),
+                     from);
+  ctx.inbound = &identity_.interface_for(from.endpoint.address());
+  const ProcessorAction result = chain_.run(ctx);
+  if (result != ProcessorAction::kStop || !ctx.response()) {
+    // Only a processor inserted by the composition root could do this (none acts on REGISTER
+    // today); a stateless request has no context to wait or fork in.
+    ++stats_.internal_errors;
+    ctx.respond(500, "Stateless REGISTER not completed");
+  }
+  ++stats_.local_responses;
+  sends_.push_back(sip::SendAction{sip::kNoTransaction, to, std::move(*ctx.response())});
 }
 
 void ProxyCore::transport_error(sip::TransactionId txn) {

@@ -111,6 +111,10 @@ class ProxyCore {
   };
   class DepthGuard;
 
+  // Stateless REGISTER (ProxyConfig::stateless_register).
+  bool answers_register_statelessly(const sip::SipMessage& message) const;
+  void answer_statelessly(sip::SipMessage message, const sip::Peer& from);
+
   // Event dispatch.
   void pump();
   void on_request(sip::RequestAction a);

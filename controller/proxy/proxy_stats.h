@@ -23,6 +23,7 @@ namespace portcullis::proxy {
   COUNTER(not_found)                /* no binding for our domain (§16.5) */                       \
   COUNTER(options_answered)         /* OPTIONS to us / Max-Forwards 0 answered 200 */            \
   COUNTER(registers_handled)        /* REGISTERs answered by the registrar */                    \
+  COUNTER(registers_stateless)      /* of which answered without a transaction (§8.2.7) */      \
   COUNTER(branches_created)         /* targets forked to (§16.6) */                              \
   COUNTER(branches_truncated)       /* targets dropped by max_branches (RFC 5393) */             \
   COUNTER(failovers)                /* next RFC 3263 candidate tried */                          \

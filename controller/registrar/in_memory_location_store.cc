@@ -149,6 +149,16 @@ std::vector<Binding> InMemoryLocationStore::lookup(std::string_view aor, Clock::
   return out;
 }
 
+void InMemoryLocationStore::for_each_current(Clock::TimePoint now, const BindingVisitor& visit) const {
+  for (const auto& [aor, record] : aors_) {
+    for (const Binding& b : record.bindings) {
+      if (b.expires_at > now) {
+        visit(aor, b);
+      }
+    }
+  }
+}
+
 std::size_t InMemoryLocationStore::purge_expired(Clock::TimePoint now) {
   std::size_t removed = 0;
   while (!expiry_index_.empty() && expiry_index_.begin()->first <= now) {

@@ -34,6 +34,7 @@ class InMemoryLocationStore final : public LocationStore {
   std::size_t remove_all(std::string_view aor) override;
   std::vector<Binding> bindings(std::string_view aor) const override;
   std::vector<Binding> lookup(std::string_view aor, Clock::TimePoint now) const override;
+  void for_each_current(Clock::TimePoint now, const BindingVisitor& visit) const override;
   std::size_t purge_expired(Clock::TimePoint now) override;
   std::size_t binding_count() const override { return total_; }
   std::size_t binding_count(std::string_view aor) const override;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -47,6 +48,11 @@ class LocationStore {
   /// Bindings of `aor` still valid at `now`, sorted by q descending, then most recently updated
   /// first (RFC 3261 §16.6: higher q tried first; ties: the freshest registration).
   virtual std::vector<Binding> lookup(std::string_view aor, Clock::TimePoint now) const = 0;
+
+  /// Calls `visit` for every binding still valid at `now`, AoR by AoR in no particular order
+  /// (periodic jobs such as NAT keep-alives). `visit` must not call back into the store.
+  using BindingVisitor = std::function<void(std::string_view aor, const Binding& binding)>;
+  virtual void for_each_current(Clock::TimePoint now, const BindingVisitor& visit) const = 0;
 
   /// Removes every binding with expires_at <= now, and AoRs left empty. Driven by the owner's
   /// timer (a Clock tick), never by a thread of its own. @return how many bindings were removed.

@@ -193,8 +193,12 @@ RegisterDecision Registrar::handle_register(const sip::SipMessage& request, cons
 
   std::vector<Binding> stored = store_.bindings(*aor);
   auto is_current = [now](const Binding& b) { return b.expires_at > now; };
-  // §10.3 step 7: same Call-ID and a CSeq not above the stored one → the update MUST be aborted.
-  auto out_of_order = [&](const Binding& b) { return is_current(b) && b.call_id == call_id && cseq <= b.cseq; };
+  // §10.3 step 7: same Call-ID and a lower CSeq than the stored one → the update MUST be
+  // aborted. An equal CSeq is the same request again (a UA never reuses a CSeq, §8.1.1.5): a
+  // retransmission, or a copy that took another path. It is re-applied, which changes nothing
+  // the first one did not, and answered the same way: what lets REGISTER be answered by a
+  // stateless UAS (§8.2.7, ProxyConfig::stateless_register).
+  auto out_of_order = [&](const Binding& b) { return is_current(b) && b.call_id == call_id && cseq < b.cseq; };
 
   // §10.3 step 6: "Contact: *" removes everything, but only with Expires: 0 and alone (the
   // message layer already rejects * mixed with other contacts).

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 
 #include "common/net/ip_address.h"
@@ -31,11 +32,22 @@ std::string_view transport_name(TransportProtocol t) noexcept;
 /// connection, echoed back so a response leaves on the connection its request arrived on
 /// (RFC 3261 §18.2.2); 0 means "any / open one".
 struct Peer {
+  Peer() = default;
+  Peer(TransportProtocol t, net::Endpoint e, std::uint64_t conn = 0, std::string name = {})
+      : transport(t), endpoint(e), connection(conn), server_name(std::move(name)) {}
+
   TransportProtocol transport = TransportProtocol::kUdp;
   net::Endpoint endpoint;
   std::uint64_t connection = 0;
+  /// TLS only: the host name the server's certificate must match when a new connection is opened
+  /// (RFC 5922 §4: the domain of the URI the next hop was resolved from; empty for an address
+  /// literal, then the address itself is verified).
+  std::string server_name;
 
-  friend bool operator==(const Peer&, const Peer&) = default;
+  /// The same destination and flow; the name is how it is verified, not which peer it is.
+  friend bool operator==(const Peer& a, const Peer& b) noexcept {
+    return a.transport == b.transport && a.endpoint == b.endpoint && a.connection == b.connection;
+  }
 };
 
 /// Handle of one transaction. Handles are never reused by one TransactionLayer.

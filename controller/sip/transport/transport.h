@@ -8,7 +8,8 @@
 //    returned by executor(). Every callback (on_message, on_rejected, on_closed, SendCompletion)
 //    runs on that executor, never concurrently with another callback of the same transport. An
 //    upper layer that runs on the same executor needs no locking.
-//  - send() is safe from any thread: it posts to the transport's executor. The bytes are copied
+//  - send() is safe from any thread: it posts to the transport's executor, or (UDP) runs inline
+//    when called on it, in which case `done` may run before send() returns. The bytes are copied
 //    (moved) in; the caller keeps nothing alive.
 //  - Receive: a message that framed and parsed is delivered as ReceivedMessage. A message that
 //    could not be parsed is delivered as RejectedMessage so the upper layer can answer 400/513

@@ -158,6 +158,7 @@ TEST_CASE("defaults of a minimal config") {
   CHECK(c->proxy.interfaces[0].name == "default");
   CHECK(c->proxy.record_route);
   CHECK(c->proxy.timer_c == 181s);
+  CHECK(c->proxy.stateless_register);
   CHECK(c->transactions.max_transactions == 1000000);
   CHECK(c->max_connections == 10000);
   CHECK(c->max_connections_per_ip == 200);
@@ -298,6 +299,18 @@ TEST_CASE("tls listeners need readable cert and key, and ca with require_client_
   }
 }
 
+TEST_CASE("registrar.stateless turns the stateless REGISTER answer off") {
+  const std::string head = "controller:\n  id: c\nlisten:\n  - transport: udp\n    address: 127.0.0.1:5060\n";
+  auto c = parse_controller_config(head + "domains: [example.test]\nregistrar:\n  stateless: false\n", "ctl.yaml");
+  INFO((c.ok() ? "" : c.error().message));
+  REQUIRE(c.ok());
+  CHECK(c->registrar_enabled);
+  CHECK_FALSE(c->proxy.stateless_register);
+  auto bad = parse_controller_config(head + "registrar:\n  enabled: false\n  stateless: sometimes\n", "ctl.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("registrar.stateless: must be true or false") != std::string::npos);
+}
+
 TEST_CASE("an enabled registrar needs domains") {
   CHECK(error_of(replace(kMinimal, "enabled: false", "enabled: true"))
             .find("ctl.yaml:7: registrar.enabled: the registrar needs at least one entry in domains") != std::string::npos);
@@ -342,7 +355,7 @@ TEST_CASE("--help documents every key of the schema") {
   for (const char* key :
        {"controller:", "id:", "log_level:", "threads:", "listen:", "transport:", "address:", "advertise:", "realm:",
         "cert:", "key:", "ca:", "require_client_cert:", "domains:", "registrar:", "enabled:", "default_expires:",
-        "min_expires:", "max_expires:", "max_contacts_per_aor:", "allowed_sources:", "proxy:", "record_route:",
+        "min_expires:", "max_expires:", "max_contacts_per_aor:", "allowed_sources:", "stateless:", "proxy:", "record_route:",
         "strict:", "timer_c:", "max_forwards_options_200:", "routes:", "domain:", "uri:", "outbound_proxy:",
         "limits:", "max_message_bytes:", "max_connections:", "max_connections_per_ip:", "idle_timeout:",
         "max_transactions:", "timers:", "t1:", "t2:", "t4:", "dns:", "servers:"}) {

@@ -128,16 +128,23 @@ TEST_CASE("while draining only requests that start new work are refused", "[unit
   CHECK_FALSE(starts_new_work(parse(response_with_branch("z9hG4bK-x"))));
 }
 
-TEST_CASE("RFC 3263 targets become peers in order", "[unit]") {
+TEST_CASE("RFC 3263 targets become peers in order, TLS ones named by the URI domain (RFC 5922)", "[unit]") {
   using sip::resolver::Target;
   using sip::resolver::TargetTransport;
   const std::vector<Target> targets{
       Target{TargetTransport::kTls, net::Endpoint::parse("192.0.2.1:5061").value(), "a.example", "example"},
-      Target{TargetTransport::kUdp, net::Endpoint::parse("192.0.2.2:5060").value(), "b.example", "example"}};
+      Target{TargetTransport::kUdp, net::Endpoint::parse("192.0.2.2:5060").value(), "b.example", "example"},
+      Target{TargetTransport::kTls, net::Endpoint::parse("192.0.2.3:5061").value(), "", "192.0.2.3"}};
   const std::vector<sip::Peer> peers = to_peers(targets);
-  REQUIRE(peers.size() == 2);
-  CHECK(peers[0] == sip::Peer{sip::TransportProtocol::kTls, targets[0].endpoint, 0});
-  CHECK(peers[1] == sip::Peer{sip::TransportProtocol::kUdp, targets[1].endpoint, 0});
+  REQUIRE(peers.size() == 3);
+  // The certificate must match "example" (the URI's domain), not the SRV target a.example.
+  CHECK(peers[0] == sip::Peer{sip::TransportProtocol::kTls, targets[0].endpoint});
+  CHECK(peers[0].server_name == "example");
+  CHECK(peers[1] == sip::Peer{sip::TransportProtocol::kUdp, targets[1].endpoint});
+  CHECK(peers[1].server_name.empty());
+  // A numeric host: no name, the transport verifies the address (IP SAN).
+  CHECK(peers[2] == sip::Peer{sip::TransportProtocol::kTls, targets[2].endpoint});
+  CHECK(peers[2].server_name.empty());
 }
 
 registrar::Binding binding(const std::string& contact, Clock::TimePoint now) {

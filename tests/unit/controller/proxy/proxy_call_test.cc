@@ -499,5 +499,69 @@ TEST_CASE("proxy: a static route is pushed as Route — an outbound proxy for fo
   CHECK(values(out2[1], HeaderId::kRoute) == std::vector<std::string>{"<sip:outbound.example.org;lr>"});
 }
 
+TEST_CASE("proxy: REGISTER for our domain is answered by a stateless UAS (RFC 3261 §8.2.7)", "[unit]") {
+  const auto run = [](bool stateless) {
+    ProxyConfig config = base_config();
+    config.stateless_register = stateless;
+    Harness h(config);
+    Request reg;
+    reg.method = "REGISTER";
+    reg.ruri = "sip:example.com";
+    reg.from = "<sip:alice@example.com>;tag=r1";
+    reg.to = "<sip:alice@example.com>";
+    reg.contact = "<sip:alice@10.0.0.2:5060>";
+    h.receive(reg.text(), kAliceNat);
+    auto first = h.expect({kAliceNat});
+    CHECK(first[0].start_line() == "SIP/2.0 200 OK");
+    // RFC 3581: the response carries received/rport even without a transaction.
+    CHECK(values(first[0], HeaderId::kVia)[0] ==
+          "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK-a1;rport=40000;received=203.0.113.5");
+    CHECK(values(first[0], HeaderId::kContact).size() == 1);
+    // The retransmission: the same answer (regenerated, or absorbed by the transaction).
+    h.receive(reg.text(), kAliceNat);
+    auto again = h.expect({kAliceNat});
+    CHECK(again[0].start_line() == "SIP/2.0 200 OK");
+    CHECK(values(again[0], HeaderId::kContact) == values(first[0], HeaderId::kContact));
+    CHECK(h.store().binding_count() == 1);
+    return std::pair{h.proxy().transactions().size(), h.proxy().stats().registers_stateless};
+  };
+  SECTION("stateless: no transaction is kept, both copies are processed") {
+    const auto [transactions, stateless] = run(true);
+    CHECK(transactions == 0);
+    CHECK(stateless == 2);
+  }
+  SECTION("stateful (stateless_register: false): Timer J keeps the transaction, it absorbs the copy") {
+    const auto [transactions, stateless] = run(false);
+    CHECK(transactions == 1);
+    CHECK(stateless == 0);
+  }
+  SECTION("a bad REGISTER is rejected statelessly too") {
+    Harness h;
+    Request reg;
+    reg.method = "REGISTER";
+    reg.ruri = "sip:example.com";
+    reg.to = "<sip:alice@example.com>";
+    reg.max_forwards = 0;
+    h.receive(reg.text(), kAliceNat);
+    auto out = h.expect({kAliceNat});
+    CHECK(out[0].start_line().substr(0, 11) == "SIP/2.0 483");
+    CHECK(h.proxy().transactions().size() == 0);
+  }
+  SECTION("a REGISTER with a Route, or for another domain, is relayed through a transaction") {
+    Harness h;
+    const Peer upstream = udp("198.51.100.80:5060");
+    h.resolver.add("upstream.example", {upstream});
+    Request reg;
+    reg.method = "REGISTER";
+    reg.ruri = "sip:upstream.example";
+    reg.to = "<sip:alice@upstream.example>";
+    h.receive(reg.text(), kAliceNat);
+    auto out = h.expect({upstream});
+    CHECK(out[0].start_line() == "REGISTER sip:upstream.example SIP/2.0");
+    CHECK(h.proxy().transactions().size() == 2);  // server + client
+    CHECK(h.proxy().stats().registers_stateless == 0);
+  }
+}
+
 }  // namespace
 }  // namespace portcullis::proxy::test

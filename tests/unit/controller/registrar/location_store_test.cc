@@ -1,7 +1,10 @@
 // InMemoryLocationStore on its own: the LocationStore contract, bounds, and memory per binding.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <vector>
 #include <cstdio>
 #include <string>
 
@@ -110,6 +113,31 @@ TEST_CASE("location store: lookup order and expiry, purge follows the clock", "[
   CHECK(store.purge_expired(clock.now()) == 2);
   CHECK(store.binding_count() == 0);
   CHECK(store.aor_count() == 0);
+}
+
+TEST_CASE("location store: for_each_current visits exactly the live bindings", "[unit]") {
+  FakeClock clock;
+  InMemoryLocationStore store;
+  REQUIRE(store.put("sip:a@x", make_binding("sip:a@1", clock.now(), seconds(30))).ok());
+  REQUIRE(store.put("sip:a@x", make_binding("sip:a@2", clock.now(), seconds(90))).ok());
+  REQUIRE(store.put("sip:b@x", make_binding("sip:b@1", clock.now(), seconds(90))).ok());
+  const auto visit = [&] {
+    std::map<std::string, std::vector<std::string>> seen;
+    store.for_each_current(clock.now(), [&](std::string_view aor, const Binding& b) {
+      seen[std::string(aor)].push_back(b.contact);
+    });
+    for (auto& [aor, contacts] : seen) {
+      std::sort(contacts.begin(), contacts.end());
+    }
+    return seen;
+  };
+  using Seen = std::map<std::string, std::vector<std::string>>;
+  CHECK(visit() == Seen{{"sip:a@x", {"sip:a@1", "sip:a@2"}}, {"sip:b@x", {"sip:b@1"}}});
+  clock.advance(seconds(30));  // sip:a@1 expires; not purged yet, but no longer visited
+  CHECK(store.binding_count() == 3);
+  CHECK(visit() == Seen{{"sip:a@x", {"sip:a@2"}}, {"sip:b@x", {"sip:b@1"}}});
+  clock.advance(seconds(60));
+  CHECK(visit().empty());
 }
 
 TEST_CASE("location store: total bindings are bounded", "[unit]") {

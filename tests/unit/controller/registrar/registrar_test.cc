@@ -205,9 +205,9 @@ TEST_CASE("registrar: Contact: * with Expires: 0 removes every binding (RFC 3261
     CHECK(fx.reg(star).status == 400);
     CHECK(fx.store.binding_count() == 3);
   }
-  SECTION("same Call-ID with an old CSeq → 500, nothing removed") {
+  SECTION("same Call-ID with an older CSeq → 500, nothing removed") {
     star.expires = "0";
-    star.cseq = 1;
+    star.cseq = spec.cseq - 1;
     CHECK(fx.reg(star).status == 500);
     CHECK(fx.store.binding_count() == 3);
   }
@@ -539,13 +539,23 @@ TEST_CASE("registrar: Call-ID and CSeq ordering (RFC 3261 §10.3 step 7)", "[uni
   spec.contacts = {"<sip:alice@10.0.0.2>"};
   REQUIRE(fx.reg(spec).status == 200);
 
-  SECTION("same Call-ID, same CSeq → 500, binding untouched") {
+  SECTION("same Call-ID, same CSeq is the same request again: answered alike (§8.2.7)") {
     fx.clock.advance(seconds(5));
-    const RegisterDecision d = fx.reg(spec, udp_from("198.51.100.66:5060"));
-    CHECK(d.status == 500);
-    CHECK(d.reason == "CSeq Out Of Order");
-    CHECK(fx.store.bindings("sip:alice@example.com").at(0).received.source == test::ep("203.0.113.7:40001"));
-    CHECK(fx.registrar.stats().rejected_out_of_order == 1);
+    const RegisterDecision d = fx.reg(spec);
+    CHECK(d.status == 200);
+    CHECK(d.added == 0);
+    CHECK(d.updated == 1);
+    CHECK(fx.store.binding_count() == 1);
+    CHECK(fx.registrar.stats().rejected_out_of_order == 0);
+    // A retransmitted removal finds nothing left to remove and still succeeds.
+    spec.cseq = 11;
+    spec.expires = "0";
+    CHECK(fx.reg(spec).status == 200);
+    CHECK(fx.store.binding_count() == 0);
+    const RegisterDecision again = fx.reg(spec);
+    CHECK(again.status == 200);
+    CHECK(again.removed == 0);
+    CHECK(fx.store.binding_count() == 0);
   }
   SECTION("same Call-ID, lower CSeq → 500; a removal cannot sneak in either") {
     spec.cseq = 9;
