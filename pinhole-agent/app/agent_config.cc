@@ -98,6 +98,8 @@ void read_backend(YamlMap& root, AgentConfig& c) {
   config::assign_if(m->boolean("claim_ownership"), c.nft.claim_ownership);
   config::assign_if(m->uint("nflog_group", {0, 65535}), c.nft.nflog_group);
   config::assign_if(m->duration("latched_pinhole_timeout", {1s, 1h}), c.nft.latched_pinhole_timeout);
+  config::assign_if(m->boolean("conntrack_events"), c.conntrack_events);
+  config::assign_if(m->uint("conntrack_event_buffer", {65536, 1u << 30}), c.conntrack_event_buffer);
   m->finish();
 }
 
@@ -350,6 +352,10 @@ backend:
   claim_ownership: BOOL           create the table with owner+persist flags when supported (default true)
   nflog_group: N                  NFLOG group of latch notifications (default 7)
   latched_pinhole_timeout: DUR    timeout of a pinhole created by a latch until the agent rewrites it (60s)
+  conntrack_events: BOOL          follow conntrack NEW/DESTROY events of the agent's flows: idle
+                                  timeouts and latch learning need it (default true)
+  conntrack_event_buffer: BYTES   receive buffer of the event socket; a larger burst is lost and
+                                  repaired by a conntrack dump (default 4194304)
 pools:                            required, at least one:
   - public_address: IP            unicast public address of the pool
     ports: {first: N, last: N}    1024..65535, first <= last

@@ -32,6 +32,10 @@ struct AgentConfig {
   std::string log_level = "info";
   BackendKind backend = BackendKind::kNft;
   NftBackendConfig nft;
+  /// Listen to ctnetlink NEW/DESTROY events of the agent's flows (idle detection, latches).
+  bool conntrack_events = true;
+  /// Receive buffer of that socket; a larger burst is lost and repaired by a resync dump.
+  std::size_t conntrack_event_buffer = 4u << 20;
   ManagerConfig manager;
   service::ServiceOptions service;
   std::chrono::nanoseconds shutdown_grace = std::chrono::seconds(5);

@@ -18,12 +18,15 @@
 #include "common/log/log.h"
 #include "common/time/clock.h"
 #include "pinhole-agent/app/agent_config.h"
+#include "pinhole-agent/app/flow_watcher.h"
 #include "pinhole-agent/backend/conntrack/async_cleaner.h"
 #include "pinhole-agent/backend/conntrack/conntrack_cleaner.h"
+#include "pinhole-agent/backend/conntrack/conntrack_events.h"
 #include "pinhole-agent/backend/fake/fake_backend.h"
 #include "pinhole-agent/backend/nft/nft_backend.h"
 #include "pinhole-agent/service/fcp_service.h"
 #include "pinhole-agent/service/server.h"
+#include "proto/grpc_runtime.h"
 
 namespace {
 
@@ -200,6 +203,36 @@ int run(const app::AgentConfig& cfg) {
                                                       : service::AccessPolicy(cfg.tls.identities);
   service::FcpService svc(manager, cfg.manager, clock, std::move(policy), cfg.service);
   svc.start();
+  // Kernel-observed traffic facts: conntrack NEW/DESTROY events of the agent's flows drive idle
+  // timeouts and teach the agent the remote port a latch learned (LATCHED events).
+  std::unique_ptr<ConntrackEventListener> flow_events;
+  std::unique_ptr<app::FlowWatcher> flow_watcher;
+  if (cfg.backend == app::BackendKind::kNft && cfg.conntrack_events) {
+    ConntrackEventOptions ct_options;
+    ct_options.receive_buffer_bytes = cfg.conntrack_event_buffer;
+    auto listener = ConntrackEventListener::create(ct_options);
+    if (!listener.ok()) {
+      log->error("conntrack event listener: {}", listener.error().to_string());
+      svc.stop();
+      return kExitRuntime;
+    }
+    flow_events = std::move(*listener);
+    flow_watcher = std::make_unique<app::FlowWatcher>(*flow_events, manager, svc);
+    if (!flow_watcher->start()) {
+      log->error("conntrack event watcher: {}", std::strerror(errno));
+      svc.stop();
+      return kExitRuntime;
+    }
+    // Flows that started before this instance (restart with traffic running) are counted too.
+    svc.run_on_executor([&] {
+      if (auto live = flow_events->dump_flows(); live.ok()) {
+        manager.resync_flows(*live);
+      }
+    });
+    log->info("following conntrack events of the agent's flows (kernel filter {}, buffer {} bytes)",
+              flow_events->stats().kernel_filter_attached ? "attached" : "not attached",
+              cfg.conntrack_event_buffer);
+  }
   auto server = service::start_server(svc, server_options);
   if (!server.ok()) {
     log->error("{}", server.error().to_string());
@@ -217,6 +250,12 @@ int run(const app::AgentConfig& cfg) {
   svc.begin_shutdown();
   server->server->Shutdown(std::chrono::system_clock::now() +
                            duration_cast<std::chrono::system_clock::duration>(cfg.shutdown_grace));
+  if (flow_watcher) {
+    flow_watcher->stop();
+    const ConntrackEventStats& st = flow_events->stats();
+    log->info("conntrack events: {} delivered, {} ignored, {} overruns, {} resyncs ({} failed)", st.events,
+              st.ignored, st.overruns, flow_watcher->resyncs(), flow_watcher->resync_failures());
+  }
   svc.stop();
   log->info("stopped");
   return kExitOk;
@@ -225,6 +264,7 @@ int run(const app::AgentConfig& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  portcullis::configure_grpc_process();
   std::string config_path;
   bool check_only = false;
   bool insecure = false;

@@ -45,7 +45,7 @@ commands:
   list [--group G]                        bindings of --owner (all owners without --owner: admin)
   get ID                                  one binding
   reserve --private IP:PORT [--ports 1|2] [--public-port N [--exact]] [--lifetime S]
-          [--group G] [--key NATURAL_KEY] [--tcp] [--realm R]
+          [--idle-timeout S] [--group G] [--key NATURAL_KEY] [--tcp] [--realm R]
                                           reserve a public port (LIFETIME_ONLY lease: an operator
                                           holds no session; default lifetime 3600 s)
   enable ID --remote IP[:PORT] [--remote ...] [--latch]
@@ -471,6 +471,10 @@ class Ctl {
     }
     req.mutable_lease()->mutable_lifetime()->set_seconds(
         static_cast<std::int64_t>(number(a.value("--lifetime").value_or("3600"), "--lifetime", 10'000'000)));
+    if (const auto idle = a.value("--idle-timeout")) {
+      req.mutable_lease()->mutable_idle_timeout()->set_seconds(
+          static_cast<std::int64_t>(number(*idle, "--idle-timeout", 10'000'000)));
+    }
     // An operator holds no Session, so a session-bound binding would be refused (NO_SESSION).
     req.mutable_lease()->set_liveness(pb::LIVENESS_LIFETIME_ONLY);
     req.set_group_id(a.value("--group").value_or(""));

@@ -129,6 +129,23 @@ struct FlowTuple {
   friend bool operator==(const FlowTuple&, const FlowTuple&) = default;
 };
 
+/// A conntrack flow of one of the agent's bindings starting or ending, as ctnetlink reports it
+/// (NFNLGRP_CONNTRACK_NEW / _DESTROY, or one entry of a resync dump as kNew). `mark` is the ct
+/// mark the ruleset copied from bind_mark4 (= the binding id); 0 never reaches the manager.
+struct FlowEvent {
+  enum class Kind : std::uint8_t { kNew, kDestroy };
+  Kind kind = Kind::kNew;
+  std::uint32_t mark = 0;
+  L4Protocol protocol = L4Protocol::kUdp;
+  /// The first packet's tuple (before NAT): remote -> public for an inbound flow, private ->
+  /// remote for an outbound one.
+  net::Endpoint original_source;
+  net::Endpoint original_destination;
+  /// The reply direction's source (after DNAT: the private endpoint of an inbound flow).
+  net::Endpoint reply_source;
+  friend bool operator==(const FlowEvent&, const FlowEvent&) = default;
+};
+
 /// Removes conntrack entries so a closed hole really closes (moby#44742, kubernetes#31983).
 class ConntrackCleaner {
  public:

@@ -1870,6 +1870,120 @@ AgentResult<Binding> PinholeManager::report_latched(const net::Endpoint& remote,
   });
 }
 
+void PinholeManager::report_flow(const FlowEvent& e) {
+  ++stats_.flow_events;
+  const BindingId id = e.mark;
+  if (bindings_.find(id) == bindings_.end()) {
+    // A flow of a closed binding (e.g. our own release flush): forget its count.
+    ++stats_.flow_events_unknown_mark;
+    live_flows_.erase(id);
+    return;
+  }
+  std::uint32_t& count = live_flows_[id];
+  const bool had_flows = count > 0;
+  if (e.kind == FlowEvent::Kind::kNew) {
+    ++count;
+    const std::uint32_t now_live = count;
+    learn_latch(id, e);
+    note_flow_count(id, now_live, had_flows);
+  } else {
+    // A DESTROY without a NEW seen (flows older than the listener) only clamps at zero.
+    if (count > 0) {
+      --count;
+    }
+    const std::uint32_t now_live = count;
+    if (now_live == 0) {
+      live_flows_.erase(id);
+    }
+    note_flow_count(id, now_live, true);
+  }
+}
+
+void PinholeManager::resync_flows(const std::vector<FlowEvent>& live) {
+  ++stats_.flow_resyncs;
+  std::unordered_map<BindingId, std::uint32_t> counts;
+  for (const FlowEvent& e : live) {
+    if (bindings_.count(e.mark) != 0) {
+      ++counts[e.mark];
+    }
+  }
+  const auto before = std::move(live_flows_);
+  live_flows_ = counts;
+  for (const FlowEvent& e : live) {
+    if (bindings_.count(e.mark) != 0) {
+      learn_latch(e.mark, e);
+    }
+  }
+  for (const auto& [id, n] : counts) {
+    const auto b = before.find(id);
+    note_flow_count(id, n, b != before.end() && b->second > 0);
+  }
+  for (const auto& [id, n] : before) {
+    if (n > 0 && counts.count(id) == 0 && bindings_.count(id) != 0) {
+      note_flow_count(id, 0, true);  // its last flows ended while events were lost
+    }
+  }
+}
+
+std::uint32_t PinholeManager::live_flows(BindingId id) const {
+  const auto it = live_flows_.find(id);
+  return it == live_flows_.end() ? 0 : it->second;
+}
+
+void PinholeManager::learn_latch(BindingId id, const FlowEvent& e) {
+  const auto it = bindings_.find(id);
+  if (it == bindings_.end() || e.kind != FlowEvent::Kind::kNew) {
+    return;
+  }
+  const Binding& b = it->second;
+  const auto in_binding = [&b](const net::Endpoint& ep) {
+    return ep.address() == b.private_endpoint.address() && ep.port() >= b.private_endpoint.port() &&
+           ep.port() < b.private_endpoint.port() + b.port_count;
+  };
+  // Only an inbound flow can be a latching packet (the latch rule matches WAN -> private). Its
+  // original source is the remote; after DNAT the reply comes from the private endpoint.
+  if (in_binding(e.original_source) || !in_binding(e.reply_source) || e.original_source.port() == 0) {
+    return;
+  }
+  const int component = e.reply_source.port() - b.private_endpoint.port();
+  bool pending = false;
+  for (const PinholeState& ps : b.pinholes) {
+    if (ps.spec.latch == LatchMode::kOneShot && ps.spec.address == e.original_source.address() &&
+        ps.latched_port[component] == 0) {
+      pending = true;
+      break;
+    }
+  }
+  if (!pending) {
+    return;
+  }
+  if (report_latched(e.original_source, e.reply_source).ok()) {
+    ++stats_.latches_learned;
+  } else {
+    ++stats_.traffic_fact_failures;
+  }
+}
+
+void PinholeManager::note_flow_count(BindingId id, std::uint32_t live, bool had_flows) {
+  const auto it = bindings_.find(id);
+  if (it == bindings_.end() || it->second.lease.idle_timeout == Clock::Duration::zero()) {
+    return;
+  }
+  bool ok = true;
+  if (live > 0) {
+    if (it->second.lease.idle_since) {
+      ok = report_traffic(id).ok();
+    }
+  } else if (had_flows && !it->second.lease.idle_since) {
+    // The last flow ended: conntrack removed it after its UDP timeout without packets, so the
+    // binding has been quiet at least that long; RFC 5190 midcomRuleMaxIdleTime counts from now.
+    ok = report_idle(id, clock_.now()).ok();
+  }
+  if (!ok) {
+    ++stats_.traffic_fact_failures;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Operator
 // ---------------------------------------------------------------------------------------------

@@ -261,6 +261,13 @@ struct ManagerStats {
   std::uint64_t conntrack_flush_failures = 0;
   std::uint64_t backend_apply_failures = 0;
   std::uint64_t dedup_hits = 0;
+  /// report_flow calls, those for marks of no live binding, latches learned from flows,
+  /// resync_flows calls, and traffic facts the backend refused (idle/latch transactions).
+  std::uint64_t flow_events = 0;
+  std::uint64_t flow_events_unknown_mark = 0;
+  std::uint64_t latches_learned = 0;
+  std::uint64_t flow_resyncs = 0;
+  std::uint64_t traffic_fact_failures = 0;
 };
 
 /// Recovery metadata stored with each mapping element (<= 128 bytes, nftables-notes §3.7):
@@ -357,6 +364,20 @@ class PinholeManager {
   /// learned pinhole with the real lease and emits LATCHED.
   AgentResult<Binding> report_latched(const net::Endpoint& remote,
                                       const net::Endpoint& private_endpoint);
+  /// conntrack (ctnetlink NEW/DESTROY event) saw a flow of binding `event.mark` start or end.
+  /// The manager counts live flows per binding: the first flow cancels a pending idle close
+  /// (report_traffic); when the last one ends (conntrack expired it after its UDP timeout), the
+  /// idle clock starts (report_idle with now) and the binding closes IDLE after idle_timeout
+  /// unless a flow starts again. A NEW inbound flow from the address of a pending one-shot latch
+  /// is the latching packet: its source port is learned (report_latched: LATCHED event, exact
+  /// pinhole with the real lease). Unknown marks are ignored (flows of closed bindings).
+  void report_flow(const FlowEvent& event);
+  /// After lost events (ENOBUFS on the event socket): `live` is every flow with a mark now.
+  /// Flow counts are replaced; bindings that had flows and have none now start their idle clock;
+  /// latches that fired unseen are learned.
+  void resync_flows(const std::vector<FlowEvent>& live);
+  /// Live flows of a binding as reported by report_flow/resync_flows.
+  std::uint32_t live_flows(BindingId id) const;
 
   // ---- operator ----
 
@@ -473,6 +494,12 @@ class PinholeManager {
   // dedup
   void prune_dedup(Clock::TimePoint now);
 
+  // traffic facts
+  /// A NEW flow of binding `id`: learns a pending latch if this is its latching packet.
+  void learn_latch(BindingId id, const FlowEvent& e);
+  /// Idle bookkeeping after the live flow count of `id` changed to `live`.
+  void note_flow_count(BindingId id, std::uint32_t live, bool had_flows);
+
   ManagerConfig config_;
   const Clock& clock_;
   PinholeBackend& backend_;
@@ -501,6 +528,9 @@ class PinholeManager {
   Journal* journal_ = nullptr;
   mutable ManagerStats stats_;
   std::deque<QuarantinedRange> quarantine_;  // ticket order
+  /// Live conntrack flows per binding (ct mark), from report_flow / resync_flows. Not part of
+  /// Binding: it is an observation of the kernel, not desired state, and is not journaled.
+  std::unordered_map<BindingId, std::uint32_t> live_flows_;
 };
 
 }  // namespace portcullis::agent

@@ -245,6 +245,13 @@ FcpService::FcpService(PinholeManager& manager, ManagerConfig config, const Cloc
       options_(options),
       executor_(options.max_queue) {
   info_cache_ = manager_.agent_info();  // before start(): no other thread yet
+  SetMessageAllocatorFor_ReserveBinding(&reserve_messages_);
+  SetMessageAllocatorFor_EnablePinholes(&enable_messages_);
+  SetMessageAllocatorFor_Renew(&renew_messages_);
+  SetMessageAllocatorFor_Release(&release_messages_);
+  SetMessageAllocatorFor_GetBinding(&get_messages_);
+  SetMessageAllocatorFor_ListBindings(&list_messages_);
+  SetMessageAllocatorFor_Apply(&apply_messages_);
 }
 
 FcpService::~FcpService() { stop(); }
@@ -424,26 +431,29 @@ std::optional<AgentError> FcpService::authorize_read(const Principal& p, const s
                         "' is not an admin and may not read every owner");
 }
 
+grpc::ServerUnaryReactor* FcpService::refuse(grpc::ServerUnaryReactor* reactor,
+                                             grpc::CallbackServerContext* ctx, const AgentError& e) {
+  reactor->Finish(fail_static(ctx, e, cached_agent_info()));
+  return reactor;
+}
+
+template <class Body>
 grpc::ServerUnaryReactor* FcpService::unary(grpc::CallbackServerContext* ctx, const char* rpc,
-                                            UnaryBody body) {
+                                            Body&& body) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (shutting_down_) {
-    reactor->Finish(fail_static(ctx, shutting_down_error(), cached_agent_info()));
-    return reactor;
+    return refuse(reactor, ctx, shutting_down_error());
   }
   Principal p = principal_of(ctx);
   if (!p.known) {
     logger()->warn("{}: identity '{}' is not in tls.identities", rpc, log_excerpt(p.name));
-    reactor->Finish(fail_static(
-        ctx,
-        make_error(ErrorCode::kPermissionDenied, ErrorReason::kRealmDenied,
-                   "identity '" + log_excerpt(p.name, 100) + "' may not use this agent"),
-        cached_agent_info()));
-    return reactor;
+    return refuse(reactor, ctx,
+                  make_error(ErrorCode::kPermissionDenied, ErrorReason::kRealmDenied,
+                             "identity '" + log_excerpt(p.name, 100) + "' may not use this agent"));
   }
   const auto deadline = std::min(ctx->deadline(), std::chrono::system_clock::now() + options_.rpc_timeout);
   const bool posted = executor_.post([this, ctx, reactor, rpc, p = std::move(p), deadline,
-                                      body = std::move(body)] {
+                                      body = std::forward<Body>(body)] {
     if (std::chrono::system_clock::now() >= deadline) {
       // Never started: nothing changed, so a retry with the same request_id is safe.
       reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
@@ -462,12 +472,10 @@ grpc::ServerUnaryReactor* FcpService::unary(grpc::CallbackServerContext* ctx, co
     reactor->Finish(status);
   });
   if (!posted) {
-    reactor->Finish(fail_static(
-        ctx,
-        make_error(ErrorCode::kUnavailable, ErrorReason::kNotReady,
-                   "agent overloaded: mutation queue full; retry with the same request_id",
-                   RetryClass::kAfterDelay, std::chrono::seconds(1)),
-        cached_agent_info()));
+    return refuse(reactor, ctx,
+                  make_error(ErrorCode::kUnavailable, ErrorReason::kNotReady,
+                             "agent overloaded: mutation queue full; retry with the same request_id",
+                             RetryClass::kAfterDelay, std::chrono::seconds(1)));
   }
   return reactor;
 }

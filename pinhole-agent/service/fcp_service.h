@@ -42,6 +42,7 @@
 #include "fcp/v1/fcp.grpc.pb.h"
 #include "pinhole-agent/core/pinhole_manager.h"
 #include "pinhole-agent/service/access_policy.h"
+#include "pinhole-agent/service/arena_allocator.h"
 #include "pinhole-agent/service/mutation_executor.h"
 #include "pinhole-agent/service/translate.h"
 
@@ -89,6 +90,10 @@ class FcpService final : public ::portcullis::fcp::v1::FirewallControl::Callback
   void run_timers_now();
   /// Runs `fn` on the mutation executor and waits (tests, operator hooks).
   void run_on_executor(const std::function<void()>& fn) { executor_.run_sync(fn); }
+  /// Queues `fn` on the mutation executor without waiting (traffic facts from the conntrack
+  /// watcher); manager events it causes are pushed to streams right after it. False when the
+  /// queue is full or the executor stopped.
+  bool post_to_executor(std::function<void()> fn) { return executor_.post(std::move(fn)); }
   std::size_t live_streams();
 
   // ---- FirewallControl ----
@@ -123,10 +128,15 @@ class FcpService final : public ::portcullis::fcp::v1::FirewallControl::Callback
 
  private:
   friend class SessionStream;
-  using UnaryBody = std::function<grpc::Status(const Principal&, const TimeBase&)>;
-
   Principal principal_of(const grpc::CallbackServerContext* ctx) const;
-  grpc::ServerUnaryReactor* unary(grpc::CallbackServerContext* ctx, const char* rpc, UnaryBody body);
+  /// Resolves the caller, then posts one task running `body(principal, time)` on the executor and
+  /// finishing the RPC with its status. A template (not std::function) so the body lives inside
+  /// the one executor task: one allocation per RPC for the closure, not two.
+  template <class Body>
+  grpc::ServerUnaryReactor* unary(grpc::CallbackServerContext* ctx, const char* rpc, Body&& body);
+  /// The early refusals of unary() (shutting down, unknown identity, queue full).
+  grpc::ServerUnaryReactor* refuse(grpc::ServerUnaryReactor* reactor, grpc::CallbackServerContext* ctx,
+                                   const AgentError& e);
   /// Adds the ErrorDetail trailer and returns the status (executor thread).
   grpc::Status fail(grpc::ServerContextBase* ctx, const AgentError& e, std::string_view binding_id = {});
   static grpc::Status fail_static(grpc::ServerContextBase* ctx, const AgentError& e, const AgentInfo& info);
@@ -159,6 +169,16 @@ class FcpService final : public ::portcullis::fcp::v1::FirewallControl::Callback
   mutable std::mutex info_mu_;
   AgentInfo info_cache_;
   std::atomic<bool> shutting_down_{false};
+
+  // Per-RPC arenas for the request/response messages (arena_allocator.h). Registered in the
+  // constructor; they must outlive the server, like the service.
+  ArenaMessageAllocator<pb::ReserveBindingRequest, pb::ReserveBindingResponse> reserve_messages_;
+  ArenaMessageAllocator<pb::EnablePinholesRequest, pb::EnablePinholesResponse> enable_messages_;
+  ArenaMessageAllocator<pb::RenewRequest, pb::RenewResponse> renew_messages_;
+  ArenaMessageAllocator<pb::ReleaseRequest, pb::ReleaseResponse> release_messages_;
+  ArenaMessageAllocator<pb::GetBindingRequest, pb::GetBindingResponse> get_messages_;
+  ArenaMessageAllocator<pb::ListBindingsRequest, pb::ListBindingsResponse, 16384> list_messages_;
+  ArenaMessageAllocator<pb::ApplyRequest, pb::ApplyResponse, 16384> apply_messages_;
 
   // executor-only state
   std::set<std::shared_ptr<SessionStream>> streams_;

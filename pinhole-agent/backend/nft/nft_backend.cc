@@ -58,9 +58,40 @@ struct ElementOp {
   Bytes data;  // maps only
   std::chrono::milliseconds timeout{0};
   Bytes udata;
-  std::string key_text;
-  std::string data_text;
+  /// What the element came from, for an error message (rendered only on failure).
+  const Change* source = nullptr;
+  /// Which of the change's elements: PortMapping 0 bind_in4, 1 bind_out4, 2 bind_mark4.
+  int part = 0;
 };
+
+/// LazyDescription::render for element messages: "create bind_in4 element 198.51.100.1:40002 ->
+/// 10.0.0.2:5002" (+ `suffix`), rebuilt from the source change only when the kernel refused it.
+std::string describe_op(const void* element, const void* suffix, std::uintptr_t kind) {
+  const ElementOp& op = *static_cast<const ElementOp*>(element);
+  std::string key;
+  std::string data;
+  if (op.source != nullptr) {
+    if (const auto* m = std::get_if<PortMapping>(&op.source->object)) {
+      const std::string pub = m->public_endpoint.to_string();
+      const std::string priv = m->private_endpoint.to_string();
+      key = op.part == 0 ? pub : priv;
+      data = op.part == 0 ? priv : op.part == 1 ? pub : hex_mark(m->mark);
+    } else if (const auto* p = std::get_if<Pinhole>(&op.source->object)) {
+      key = p->remote.to_string() + " . " + p->private_endpoint.to_string();
+    } else if (const auto* l = std::get_if<Latch>(&op.source->object)) {
+      key = l->remote_address.to_string() + " . " + l->private_endpoint.to_string();
+    }
+  }
+  std::string out = nft::describe_element(nft::change_op_name(static_cast<ChangeOp>(kind)), op.set, key, data);
+  if (suffix != nullptr) {
+    out += static_cast<const char*>(suffix);
+  }
+  return out;
+}
+
+nft::LazyDescription describe(const ElementOp& op, ChangeOp kind, const char* suffix = nullptr) {
+  return nft::LazyDescription{describe_op, &op, suffix, static_cast<std::uintptr_t>(kind)};
+}
 
 struct DumpedElement {
   Bytes key;
@@ -195,8 +226,7 @@ struct NftBackend::Impl {
   /// `full`: key only (deletes) or key + data + timeout + userdata. `rearm`: also send
   /// NFTA_SET_ELEM_EXPIRATION = timeout; an in-place re-add with an unchanged timeout does not
   /// restart the countdown otherwise (measured on 6.18: expires stayed at 696 ms of 2 s).
-  std::function<void(nlmsghdr*)> element_payload(const ElementOp& op, bool full,
-                                                 bool rearm = false) const {
+  auto element_payload(const ElementOp& op, bool full, bool rearm = false) const {
     return [this, &op, full, rearm](nlmsghdr* nlh) {
       nft::SetPtr s(nftnl_set_alloc());
       nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, config.table_name.c_str());
@@ -228,23 +258,27 @@ struct NftBackend::Impl {
     };
   }
 
-  /// Removes `op`'s element whether or not it exists, inside the batch.
-  void add_remove(nft::Batch& batch, const ElementOp& op, const std::string& what) const {
+  /// Removes `op`'s element whether or not it exists, inside the batch. `replacing`: the first
+  /// half of an upsert (its messages say "(remove old)").
+  void add_remove(nft::Batch& batch, const ElementOp& op, ChangeOp kind, bool replacing) const {
     if (destroy_setelem) {
-      batch.add(kMsgDestroySetElem, 0, what, element_payload(op, false));
+      batch.add(kMsgDestroySetElem, 0, describe(op, kind, replacing ? " (remove old)" : nullptr),
+                element_payload(op, false));
       return;
     }
     // Before Linux 6.3 a delete of an absent key fails with ENOENT and aborts the transaction. A
     // non-exclusive add first makes the key present (no-op if it already is), so the delete that
     // follows always succeeds; both happen in one transaction, so packets never see the add.
-    batch.add(NFT_MSG_NEWSETELEM, NLM_F_CREATE, what + " (ensure present)",
+    batch.add(NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+              describe(op, kind, replacing ? " (remove old) (ensure present)" : " (ensure present)"),
               element_payload(op, true));
-    batch.add(NFT_MSG_DELSETELEM, 0, what, element_payload(op, false));
+    batch.add(NFT_MSG_DELSETELEM, 0, describe(op, kind, replacing ? " (remove old)" : nullptr),
+              element_payload(op, false));
   }
 
   void add_change(nft::Batch& batch, ChangeOp kind, const ElementOp& op) const {
-    const std::string what = nft::describe_element(nft::change_op_name(kind), op.set, op.key_text,
-                                                   op.data_text);
+    // Descriptions are rendered only if the kernel refuses the message (no strings per element).
+    const nft::LazyDescription what = describe(op, kind);
     switch (kind) {
       case ChangeOp::kCreate:
         batch.add(NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, what, element_payload(op, true));
@@ -258,11 +292,11 @@ struct NftBackend::Impl {
         }
         // Replace: remove + exclusive add in one transaction, so timeout and userdata both
         // change atomically, on every kernel.
-        add_remove(batch, op, what + " (remove old)");
+        add_remove(batch, op, kind, /*replacing=*/true);
         batch.add(NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL, what, element_payload(op, true));
         return;
       case ChangeOp::kDelete:
-        add_remove(batch, op, what);
+        add_remove(batch, op, kind, /*replacing=*/false);
         return;
     }
   }
@@ -296,16 +330,13 @@ struct NftBackend::Impl {
       if (!ud) {
         return unexpected(std::move(ud).error());
       }
-      const std::string pub = m->public_endpoint.to_string();
-      const std::string priv = m->private_endpoint.to_string();
       // The recovery comment rides on bind_in4 only: the three elements live and die together.
       ops.push_back({nft::kBindIn4, nft::encode_endpoint(m->public_endpoint),
-                     nft::encode_endpoint(m->private_endpoint), m->timeout, std::move(*ud), pub,
-                     priv});
+                     nft::encode_endpoint(m->private_endpoint), m->timeout, std::move(*ud), &change, 0});
       ops.push_back({nft::kBindOut4, nft::encode_endpoint(m->private_endpoint),
-                     nft::encode_endpoint(m->public_endpoint), m->timeout, {}, priv, pub});
+                     nft::encode_endpoint(m->public_endpoint), m->timeout, {}, &change, 1});
       ops.push_back({nft::kBindMark4, nft::encode_endpoint(m->private_endpoint),
-                     nft::encode_mark(m->mark), m->timeout, {}, priv, hex_mark(m->mark)});
+                     nft::encode_mark(m->mark), m->timeout, {}, &change, 2});
       return ops;
     }
     if (const auto* p = std::get_if<Pinhole>(&change.object)) {
@@ -320,8 +351,7 @@ struct NftBackend::Impl {
       if (!ud) {
         return unexpected(std::move(ud).error());
       }
-      ops.push_back({*set, nft::encode_pinhole_key(*p), {}, p->timeout, std::move(*ud),
-                     p->remote.to_string() + " . " + p->private_endpoint.to_string(), {}});
+      ops.push_back({*set, nft::encode_pinhole_key(*p), {}, p->timeout, std::move(*ud), &change, 0});
       return ops;
     }
     const auto& l = std::get<Latch>(change.object);
@@ -336,8 +366,7 @@ struct NftBackend::Impl {
     if (!ud) {
       return unexpected(std::move(ud).error());
     }
-    ops.push_back({*set, nft::encode_latch_key(l), {}, l.timeout, std::move(*ud),
-                   l.remote_address.to_string() + " . " + l.private_endpoint.to_string(), {}});
+    ops.push_back({*set, nft::encode_latch_key(l), {}, l.timeout, std::move(*ud), &change, 0});
     return ops;
   }
 

@@ -186,8 +186,16 @@ Batch::Batch(NetlinkSocket& sock)
   failed_ = nftnl_batch_update(batch_.get()) < 0;
 }
 
-std::uint32_t Batch::add(std::uint16_t type, std::uint16_t flags, std::string description,
-                const std::function<void(nlmsghdr*)>& fill) {
+std::uint32_t Batch::add(std::uint16_t type, std::uint16_t flags, std::string description, PayloadFiller fill) {
+  const std::uint32_t seq = add(type, flags, LazyDescription{}, fill);
+  if (seq != 0) {
+    descriptions_.back().text = std::move(description);
+  }
+  return seq;
+}
+
+std::uint32_t Batch::add(std::uint16_t type, std::uint16_t flags, LazyDescription description,
+                         PayloadFiller fill) {
   if (failed_) {
     return 0;
   }
@@ -195,7 +203,7 @@ std::uint32_t Batch::add(std::uint16_t type, std::uint16_t flags, std::string de
   nlmsghdr* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(batch_.get())), type,
                                         NFPROTO_INET, flags, seq);
   fill(nlh);
-  descriptions_.emplace_back(seq, std::move(description));
+  descriptions_.push_back(Description{seq, {}, description});
   if (nftnl_batch_update(batch_.get()) < 0) {
     failed_ = true;
     return 0;
@@ -229,9 +237,9 @@ Status Batch::commit(BatchError* first_error) {
   std::string what;
   // Appended in seq order (wrap aside): searched only on failure.
   const auto it = std::find_if(descriptions_.begin(), descriptions_.end(),
-                               [&](const auto& d) { return d.first == first.seq; });
+                               [&](const Description& d) { return d.seq == first.seq; });
   if (it != descriptions_.end()) {
-    what = it->second;
+    what = it->lazy.render != nullptr ? it->lazy.render(it->lazy.a, it->lazy.b, it->lazy.c) : it->text;
   } else if (first.seq == begin_seq_) {
     what = "commit nf_tables transaction";
   } else {

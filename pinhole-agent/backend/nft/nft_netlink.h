@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <type_traits>
 #include <map>
 #include <string>
 #include <utility>
@@ -61,6 +63,32 @@ class NetlinkSocket {
   std::vector<char> rx_;
 };
 
+/// A non-owning reference to a callable `void(nlmsghdr*)`, invoked before Batch::add returns.
+/// Unlike std::function it never allocates (element payload lambdas capture more than the 16
+/// bytes std::function stores inline, so every batch message used to cost a malloc + free).
+class PayloadFiller {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, PayloadFiller>>>
+  PayloadFiller(F&& f) noexcept  // NOLINT(google-explicit-constructor): a function_ref
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* o, nlmsghdr* nlh) { (*static_cast<std::remove_reference_t<F>*>(o))(nlh); }) {}
+  void operator()(nlmsghdr* nlh) const { call_(object_, nlh); }
+
+ private:
+  void* object_;
+  void (*call_)(void*, nlmsghdr*);
+};
+
+/// A message description rendered only if the kernel refuses that message: `render(a, b, c)`.
+/// Element messages describe themselves this way, so a successful batch builds no strings; the
+/// pointed-to objects must outlive Batch::commit().
+struct LazyDescription {
+  std::string (*render)(const void* a, const void* b, std::uintptr_t c) = nullptr;
+  const void* a = nullptr;
+  const void* b = nullptr;
+  std::uintptr_t c = 0;
+};
+
 /// A batch being built: every message gets its own sequence number and a human description, so an
 /// error names the change that caused it.
 class Batch {
@@ -70,8 +98,9 @@ class Batch {
   /// Appends a message of `type` (family NFPROTO_INET); `fill` writes its payload. Returns the
   /// message's sequence number, or 0 if the batch buffer could not grow (commit() then fails with
   /// kResourceExhausted).
-  std::uint32_t add(std::uint16_t type, std::uint16_t flags, std::string description,
-           const std::function<void(nlmsghdr*)>& fill);
+  std::uint32_t add(std::uint16_t type, std::uint16_t flags, std::string description, PayloadFiller fill);
+  /// Same, with the description rendered only on failure.
+  std::uint32_t add(std::uint16_t type, std::uint16_t flags, LazyDescription description, PayloadFiller fill);
 
   std::size_t message_count() const noexcept { return descriptions_.size(); }
   /// Expected number of messages (avoids regrowing the description table).
@@ -87,8 +116,13 @@ class Batch {
   BatchPtr batch_;
   std::uint32_t begin_seq_ = 0;
   bool failed_ = false;
-  /// (seq, description) in add order: a vector, not a map (one node allocation per message).
-  std::vector<std::pair<std::uint32_t, std::string>> descriptions_;
+  struct Description {
+    std::uint32_t seq = 0;
+    std::string text;  // empty when `lazy` is set
+    LazyDescription lazy;
+  };
+  /// In add order: a vector, not a map (one node allocation per message).
+  std::vector<Description> descriptions_;
 };
 
 }  // namespace portcullis::agent::nft

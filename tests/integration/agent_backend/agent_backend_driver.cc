@@ -8,6 +8,10 @@
 //   flush-mark <mark>                ConntrackCleaner::flush_mark; prints the count
 //   caps                             prints the capabilities
 //   sleep <ms>                       holds the netlink socket (table ownership) for a while
+//   ct-events <go_file> <rcvbuf>     ConntrackEventListener with that receive buffer: prints
+//                                    "ct-events ready", waits (without reading) until go_file
+//                                    exists (at most 60 s), drains everything, then dumps; prints
+//                                    counts (delivered/new/destroy/overrun/...)
 //
 // <change> := <create|upsert|delete> map   <public> <private> <mark> <timeout_ms> [userdata]
 //           | <create|upsert|delete> pin   <remote> <private> <timeout_ms> [userdata]
@@ -16,6 +20,7 @@
 // Exit status: 0 all commands succeeded, 3 an apply failed (the error is printed), 1 otherwise.
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -24,6 +29,7 @@
 
 #include "common/log/log.h"
 #include "pinhole-agent/backend/conntrack/conntrack_cleaner.h"
+#include "pinhole-agent/backend/conntrack/conntrack_events.h"
 #include "pinhole-agent/backend/nft/nft_backend.h"
 
 using namespace portcullis;
@@ -245,6 +251,48 @@ int main(int argc, char** argv) {
       }
       std::cout.flush();
       std::this_thread::sleep_for(ms(commands[++i]));
+    } else if (cmd == "ct-events") {
+      if (i + 2 >= commands.size()) {
+        die("ct-events needs <go_file> <rcvbuf>");
+      }
+      const std::string go_file = commands[++i];
+      ConntrackEventOptions o;
+      o.receive_buffer_bytes = std::stoul(commands[++i]);
+      auto l = ConntrackEventListener::create(o);
+      if (!l) {
+        die("ct-events: " + l.error().to_string());
+      }
+      std::cout << "ct-events ready" << std::endl;
+      for (int waited = 0; waited < 600 && !std::ifstream(go_file).good(); ++waited) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::vector<FlowEvent> events;
+      bool overrun = false;
+      for (;;) {
+        const DrainResult r = (*l)->drain(events, 1000);
+        overrun = overrun || r.overrun;
+        if (!r.more && r.events == 0) {
+          break;
+        }
+      }
+      std::size_t news = 0;
+      std::size_t destroys = 0;
+      for (const FlowEvent& e : events) {
+        (e.kind == FlowEvent::Kind::kNew ? news : destroys) += 1;
+      }
+      auto dump = (*l)->dump_flows();
+      if (!dump) {
+        die("ct-events dump: " + dump.error().to_string());
+      }
+      const ConntrackEventStats& st = (*l)->stats();
+      std::cout << "ct-events filter=" << st.kernel_filter_attached << " delivered=" << events.size()
+                << " new=" << news << " destroy=" << destroys << " overrun=" << overrun
+                << " overruns=" << st.overruns << " ignored=" << st.ignored << " dump=" << dump->size() << "\n";
+      if (!events.empty()) {
+        const FlowEvent& e = events.front();
+        std::cout << "ct-event first mark=" << hex(e.mark) << " orig=" << e.original_source.to_string() << "->"
+                  << e.original_destination.to_string() << " reply_src=" << e.reply_source.to_string() << "\n";
+      }
     } else if (cmd == "caps") {
       const BackendCapabilities c = (*backend)->capabilities();
       std::cout << "caps in_place_timeout_update=" << c.in_place_timeout_update

@@ -969,6 +969,196 @@ TEST_CASE("idle reports close a binding after idle_timeout", "[unit][agent][core
   CHECK(h.m->binding_count() == 1);
 }
 
+namespace {
+
+/// A ctnetlink event of binding `mark`: `remote` -> `pub` (DNATed to `priv`) when inbound,
+/// `priv` -> `remote` (SNATed to `pub`) when outbound.
+FlowEvent inbound_flow(FlowEvent::Kind kind, BindingId mark, const char* remote, const char* pub,
+                       const char* priv) {
+  return FlowEvent{kind, mark, L4Protocol::kUdp, ep(remote), ep(pub), ep(priv)};
+}
+FlowEvent outbound_flow(FlowEvent::Kind kind, BindingId mark, const char* priv, const char* remote) {
+  return FlowEvent{kind, mark, L4Protocol::kUdp, ep(priv), ep(remote), ep(remote)};
+}
+constexpr auto kNew = FlowEvent::Kind::kNew;
+constexpr auto kDestroy = FlowEvent::Kind::kDestroy;
+
+std::size_t count_events(const PinholeManager& m, EventKind kind) {
+  std::size_t n = 0;
+  for (const Event& e : m.events().buffer()) {
+    n += e.kind == kind ? 1 : 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("conntrack flow events start and cancel the idle clock", "[unit][agent][core][idle][flows]") {
+  Harness h;
+  ReserveRequest r = h.pair_request();
+  r.lease.idle_timeout = 120s;
+  auto res = h.m->reserve(r);
+  REQUIRE(res.ok());
+  const BindingId id = res->binding.id;
+  h.enable(id, {exact("198.51.100.7:30000")});
+
+  // No flow yet: a binding never used is not idle (its reservation/hard deadline bound it).
+  h.run_for(300s);
+  REQUIRE(h.m->binding_count() == 1);
+
+  h.m->report_flow(inbound_flow(kNew, id, "198.51.100.7:30000", "203.0.113.1:40000", "10.0.0.2:4000"));
+  h.m->report_flow(inbound_flow(kNew, id, "198.51.100.7:30001", "203.0.113.1:40001", "10.0.0.2:4001"));
+  CHECK(h.m->live_flows(id) == 2);
+  h.run_for(300s);  // flows live: never idle, however long
+  CHECK(h.m->binding_count() == 1);
+
+  // One of two flows ends: still active.
+  h.m->report_flow(inbound_flow(kDestroy, id, "198.51.100.7:30001", "203.0.113.1:40001", "10.0.0.2:4001"));
+  CHECK(h.m->live_flows(id) == 1);
+  CHECK_FALSE(h.m->get("", ByBinding{id})->lease.idle_since);
+  h.run_for(300s);
+  CHECK(h.m->binding_count() == 1);
+
+  // The last flow ends (conntrack expired it): the idle clock starts now...
+  h.m->report_flow(inbound_flow(kDestroy, id, "198.51.100.7:30000", "203.0.113.1:40000", "10.0.0.2:4000"));
+  CHECK(h.m->live_flows(id) == 0);
+  const Clock::TimePoint quiet = h.clock.now();
+  CHECK(h.m->get("", ByBinding{id})->lease.idle_since == quiet);
+  CHECK(h.m->next_deadline() <= quiet + 120s);
+  h.run_for(115s);
+  REQUIRE(h.m->binding_count() == 1);
+  // ... and a new flow (outbound this time) cancels it.
+  h.m->report_flow(outbound_flow(kNew, id, "10.0.0.2:4000", "198.51.100.7:30000"));
+  CHECK_FALSE(h.m->get("", ByBinding{id})->lease.idle_since);
+  h.run_for(300s);
+  CHECK(h.m->binding_count() == 1);
+  CHECK(count_events(*h.m, EventKind::kIdle) == 0);
+
+  // Quiet for exactly idle_timeout after the last flow: closed IDLE, conntrack flushed.
+  h.m->report_flow(outbound_flow(kDestroy, id, "10.0.0.2:4000", "198.51.100.7:30000"));
+  h.run_for(119s);
+  CHECK(h.m->binding_count() == 1);
+  h.run_for(1s);
+  CHECK(h.m->binding_count() == 0);
+  const Event& idle = h.m->events().buffer().back();
+  CHECK(idle.kind == EventKind::kIdle);
+  CHECK(idle.cause == Cause::kIdle);
+  CHECK(idle.binding_id == id);
+  CHECK(h.conntrack.flushed() == std::vector<std::uint32_t>{id});
+
+  // Late events of the closed binding (our own flush) are ignored and counted.
+  const std::uint64_t unknown = h.m->stats().flow_events_unknown_mark;
+  h.m->report_flow(outbound_flow(kDestroy, id, "10.0.0.2:4000", "198.51.100.7:30000"));
+  CHECK(h.m->stats().flow_events_unknown_mark == unknown + 1);
+  CHECK(h.m->live_flows(id) == 0);
+}
+
+TEST_CASE("flows of a binding without idle_timeout never close it", "[unit][agent][core][idle][flows]") {
+  Harness h;
+  const Binding b = h.reserve_pair();
+  h.enable(b.id, {exact("198.51.100.7:30000")});
+  const std::uint64_t last = h.m->events().last_seq();
+  h.m->report_flow(inbound_flow(kNew, b.id, "198.51.100.7:30000", "203.0.113.1:40000", "10.0.0.2:4000"));
+  h.m->report_flow(inbound_flow(kDestroy, b.id, "198.51.100.7:30000", "203.0.113.1:40000", "10.0.0.2:4000"));
+  // A DESTROY without its NEW (a flow older than the listener) clamps at zero.
+  h.m->report_flow(inbound_flow(kDestroy, b.id, "198.51.100.7:30000", "203.0.113.1:40000", "10.0.0.2:4000"));
+  CHECK(h.m->live_flows(b.id) == 0);
+  h.run_for(1h);
+  CHECK(h.m->binding_count() == 1);
+  CHECK(h.m->events().last_seq() == last);
+  CHECK(h.m->stats().flow_events == 3);
+}
+
+TEST_CASE("the first inbound flow from a latched address learns the remote port", "[unit][agent][core][latch][flows]") {
+  Harness h;
+  const Binding b = h.reserve_pair();
+  h.enable(b.id, {latch("198.51.100.7"), exact("198.51.100.9:5000")});
+  h.clock.advance(1s);
+  const std::uint64_t before = h.m->events().last_seq();
+
+  // Not latching packets: an outbound flow, an exact remote, another address.
+  h.m->report_flow(outbound_flow(kNew, b.id, "10.0.0.2:4000", "198.51.100.7:31000"));
+  h.m->report_flow(inbound_flow(kNew, b.id, "198.51.100.9:5000", "203.0.113.1:40000", "10.0.0.2:4000"));
+  h.m->report_flow(inbound_flow(kNew, b.id, "198.51.100.66:31000", "203.0.113.1:40000", "10.0.0.2:4000"));
+  CHECK(h.m->events().last_seq() == before);
+  CHECK(h.m->get("", ByBinding{b.id})->pinholes[0].latched_port[0] == 0);
+
+  // The kernel fired the latch (dynset wrote the pinhole); the flow's NEW event tells the agent.
+  REQUIRE(h.backend.fire_latch(ep("198.51.100.7:31000"), ep("10.0.0.2:4000")));
+  h.m->report_flow(inbound_flow(kNew, b.id, "198.51.100.7:31000", "203.0.113.1:40000", "10.0.0.2:4000"));
+  REQUIRE(h.m->events().last_seq() == before + 1);
+  const Event& e = h.m->events().buffer().back();
+  CHECK(e.kind == EventKind::kLatched);
+  CHECK(e.cause == Cause::kLatched);
+  CHECK(e.binding_id == b.id);
+  CHECK(e.owner == kOwner);
+  CHECK(e.latched_remote == ep("198.51.100.7:31000"));
+  const Binding got = *h.m->get(kOwner, ByBinding{b.id});
+  CHECK(got.pinholes[0].latched_port[0] == 31000);
+  CHECK(got.pinholes[0].latched_port[1] == 0);
+  const auto hole = h.backend.pinhole(ep("198.51.100.7:31000"), ep("10.0.0.2:4000"));
+  REQUIRE(hole);
+  CHECK(hole->timeout == 299s);  // rewritten with the real lease
+  CHECK(h.m->stats().latches_learned == 1);
+
+  // One-shot: a second source port does not move it; the RTCP component latches on its own.
+  h.m->report_flow(inbound_flow(kNew, b.id, "198.51.100.7:31002", "203.0.113.1:40000", "10.0.0.2:4000"));
+  CHECK(h.m->get("", ByBinding{b.id})->pinholes[0].latched_port[0] == 31000);
+  REQUIRE(h.backend.fire_latch(ep("198.51.100.7:31001"), ep("10.0.0.2:4001")));
+  h.m->report_flow(inbound_flow(kNew, b.id, "198.51.100.7:31001", "203.0.113.1:40001", "10.0.0.2:4001"));
+  CHECK(h.m->get("", ByBinding{b.id})->pinholes[0].latched_port[1] == 31001);
+  CHECK(count_events(*h.m, EventKind::kLatched) == 2);
+  CHECK(h.m->live_flows(b.id) == 6);
+}
+
+TEST_CASE("resync after lost flow events restores counts, idle clocks and latches", "[unit][agent][core][flows]") {
+  Harness h;
+  ReserveRequest r1 = h.pair_request("10.0.0.2:4000");
+  r1.lease.idle_timeout = 60s;
+  const BindingId busy = h.m->reserve(r1)->binding.id;
+  ReserveRequest r2 = h.pair_request("10.0.0.3:4000");
+  r2.lease.idle_timeout = 60s;
+  const BindingId quiet = h.m->reserve(r2)->binding.id;
+  h.enable(busy, {exact("198.51.100.7:30000")});
+  h.enable(quiet, {latch("198.51.100.8")});
+  h.m->report_flow(inbound_flow(kNew, quiet, "198.51.100.99:1", "203.0.113.1:40002", "10.0.0.3:4000"));
+  REQUIRE(h.m->live_flows(quiet) == 1);
+
+  // Events were lost (ENOBUFS). The dump: busy has a flow, quiet's flow ended, and a latch of
+  // quiet fired and its flow ended too... except the latch flow is still there.
+  REQUIRE(h.backend.fire_latch(ep("198.51.100.8:32000"), ep("10.0.0.3:4000")));
+  h.m->resync_flows({
+      inbound_flow(kNew, busy, "198.51.100.7:30000", "203.0.113.1:40000", "10.0.0.2:4000"),
+      inbound_flow(kNew, 4242, "198.51.100.7:30000", "203.0.113.1:40000", "10.0.0.2:4000"),
+  });
+  CHECK(h.m->stats().flow_resyncs == 1);
+  CHECK(h.m->live_flows(busy) == 1);
+  CHECK(h.m->live_flows(quiet) == 0);
+  CHECK(h.m->live_flows(4242) == 0);
+  CHECK(h.m->get("", ByBinding{quiet})->lease.idle_since == h.clock.now());
+  CHECK_FALSE(h.m->get("", ByBinding{busy})->lease.idle_since);
+  h.run_for(60s);
+  CHECK(h.m->binding_count() == 1);
+  CHECK(h.m->get("", ByBinding{busy}).ok());
+
+  // A latch that fired while events were lost is learned from the dump.
+  h.m->resync_flows({
+      inbound_flow(kNew, busy, "198.51.100.7:30000", "203.0.113.1:40000", "10.0.0.2:4000"),
+  });
+  ReserveRequest r3 = h.pair_request("10.0.0.4:4000");
+  const BindingId latched = h.m->reserve(r3)->binding.id;
+  h.enable(latched, {latch("198.51.100.8")});
+  REQUIRE(h.backend.fire_latch(ep("198.51.100.8:32000"), ep("10.0.0.4:4000")));
+  const Binding lb = *h.m->get("", ByBinding{latched});
+  const std::string pub = lb.public_endpoint.to_string();
+  h.m->resync_flows({
+      inbound_flow(kNew, busy, "198.51.100.7:30000", "203.0.113.1:40000", "10.0.0.2:4000"),
+      inbound_flow(kNew, latched, "198.51.100.8:32000", pub.c_str(), "10.0.0.4:4000"),
+  });
+  CHECK(h.m->get("", ByBinding{latched})->pinholes[0].latched_port[0] == 32000);
+  CHECK(h.m->events().buffer().back().kind == EventKind::kLatched);
+}
+
 TEST_CASE("resume replays events or asks for a resync", "[unit][agent][core][events]") {
   ManagerConfig c = test_config();
   c.event_buffer_size = 3;
