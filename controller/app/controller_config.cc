@@ -542,8 +542,9 @@ void read_media(YamlMap& root, ControllerConfig& c) {
   if (md.enabled && !c.fcp.enabled) {
     m->error("enabled", "media needs an fcp section (the agents that open the holes)");
   }
-  if (md.enabled && c.effective_threads() != 1) {
-    m->error("enabled", "media needs controller.threads: 1 for now (dialogs have no shard affinity yet)");
+  if (md.enabled && c.effective_threads() != 1 && !c.proxy.record_route) {
+    // In-dialog requests find the shard holding their call through our Record-Route (pc-shard).
+    m->error("enabled", "media with several controller.threads needs proxy.record_route: true");
   }
   m->finish();
 }
@@ -730,7 +731,7 @@ fcp:                              optional: the pinhole agents (enables media by
       tls_server_name: NAME       name in the agent's certificate when not HOST
       realm: NAME                 agent pool realm to reserve from (default pool)
 media:                            MediaSession policy
-  enabled: BOOL                   default: true when fcp is configured (needs threads: 1)
+  enabled: BOOL                   default: true when fcp is configured (threads > 1: needs record_route)
   on_bad_sdp: reject|pass         malformed SDP, missing c= (default reject: 488 + Warning)
   on_unsupported: reject|pass     unknown nettype/addrtype, FQDN, no agent (default reject)
   on_too_many_streams: reject|pass  more than max_streams m= lines (default reject)

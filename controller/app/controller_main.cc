@@ -28,6 +28,7 @@
 #include "controller/app/shared_location_store.h"
 #include "controller/registrar/in_memory_location_store.h"
 #include "controller/sip/transport/tls_context.h"
+#include "proto/grpc_runtime.h"
 
 namespace {
 
@@ -253,6 +254,7 @@ int run(const ControllerConfig& cfg) {
 
 int main(int argc, char** argv) {
   tune_allocator();
+  portcullis::configure_grpc_process();
   std::string config_path;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {

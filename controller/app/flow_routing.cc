@@ -57,6 +57,15 @@ std::optional<std::uint8_t> owning_shard(const sip::SipMessage& response, std::u
   return shard;
 }
 
+std::optional<std::uint8_t> dialog_owning_shard(const sip::SipMessage& request, const proxy::ProxyIdentity& identity,
+                                                std::uint32_t shard_count) {
+  const auto shard = proxy::dialog_shard(request, identity);
+  if (!shard || *shard >= shard_count) {
+    return std::nullopt;
+  }
+  return shard;
+}
+
 bool starts_new_work(const sip::SipMessage& request) noexcept {
   const sip::Method m = request.method();
   return request.is_request() && m != sip::Method::kAck && m != sip::Method::kCancel && request.to().tag().empty();

@@ -15,11 +15,17 @@
 // Responses: every shard's ProxyCore writes its shard index into the branches it creates
 // (ProxyConfig::branch_shard), so a response that the kernel delivered to another shard's socket
 // (SO_REUSEPORT hashes on the 4-tuple) is handed to the shard that holds its client transaction.
+//
+// In-dialog requests: the shard that record-routes a dialog-creating request writes its index
+// into its Record-Route URIs (ProxyConfig::route_shard, ";pc-shard=N"). The other party's ACK,
+// BYE, re-INVITE, UPDATE... come from its own 4-tuple and may land anywhere; their Route names
+// the shard holding the dialog's state (the media step's MediaSession), and they are handed to it.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 
+#include "controller/proxy/proxy_identity.h"
 #include "controller/sip/message/sip_message.h"
 #include "controller/sip/transaction/transaction_types.h"
 #include "controller/sip/transport/transport.h"
@@ -58,6 +64,13 @@ sip::Peer to_peer(sip::TransportKind kind, const net::Endpoint& source, std::uin
 /// branch is one of ours and names a shard below `shard_count`; nullopt otherwise (a stray
 /// response: whoever received it drops it).
 std::optional<std::uint8_t> owning_shard(const sip::SipMessage& response, std::uint32_t shard_count);
+
+/// The shard that record-routed the dialog of in-dialog `request` (dialog_shard() in
+/// loop_detection.h: our Route URIs' pc-shard), when it names a shard below `shard_count`;
+/// nullopt otherwise — no such Route, a malformed or out-of-range parameter (untrusted input):
+/// whoever received the request handles it.
+std::optional<std::uint8_t> dialog_owning_shard(const sip::SipMessage& request, const proxy::ProxyIdentity& identity,
+                                                std::uint32_t shard_count);
 
 /// While draining: a request that would start new work (not ACK, not CANCEL, no To tag) and is
 /// answered 503 + Retry-After instead so the client fails over (RFC 3261 §21.5.4).

@@ -40,6 +40,11 @@ std::optional<std::string> fix_far_end_sdp(std::string_view body, const net::End
   return proxy::scrub_sdp_addresses(body, is_private_address, source.address().to_string());
 }
 
+media::MediaEnv counted(media::MediaEnv env, media::MediaStats* stats) {
+  env.stats = stats;
+  return env;
+}
+
 std::string key_of(std::string_view call_id, std::string_view tag) {
   std::string k(call_id);
   k += '\n';
@@ -50,15 +55,34 @@ std::string key_of(std::string_view call_id, std::string_view tag) {
 }  // namespace
 
 MediaStep::MediaStep(media::MediaEnv env, media::MediaPolicy policy, std::string warn_agent)
-    : env_(env), policy_(std::move(policy)), warn_agent_(std::move(warn_agent)) {
+    : env_(env),
+      policy_(std::move(policy)),
+      recovery_(counted(env, &stats_), policy_.recovery),  // becomes the FcpClient's subscriber
+      warn_agent_(std::move(warn_agent)) {
   env_.stats = &stats_;
+  env_.registry = &recovery_;
 }
 
-MediaStep::~MediaStep() = default;
+MediaStep::~MediaStep() {
+  // One line per shard at shutdown (bench/nat_vs_kamailio.sh merges the buckets of every shard).
+  for (const auto* h : {&offer_hold_, &answer_hold_}) {
+    if (h->count() != 0) {
+      log::get("media")->info("fcp hold {}: n={} p50={}us p99={}us max={}us buckets={}",
+                              h == &offer_hold_ ? "offer" : "answer", h->count(), h->quantile_us(0.5),
+                              h->quantile_us(0.99), h->max_us(), h->buckets());
+    }
+  }
+}
 
 void MediaStep::attach(proxy::ProxyCore* core, std::function<void()> after_event) {
   core_ = core;
   after_event_ = std::move(after_event);
+  // Recovery work finishes on FCP answers and retry timers: flush and re-arm the shard's timer.
+  recovery_.set_after_work([this] {
+    if (after_event_) {
+      after_event_();
+    }
+  });
 }
 
 std::string MediaStep::call_id_of(const sip::SipMessage& msg) const {
@@ -197,13 +221,15 @@ proxy::ProcessorAction MediaStep::process(proxy::RequestContext& ctx) {
   sc.cseq = req.cseq().number;
   const proxy::RequestId id = ctx.id();
   std::weak_ptr<int> alive = alive_;
-  auto done = [this, alive, id](media::MediaResult r) {
+  const bool is_answer = answer_method && call->session->offer_outstanding();
+  auto done = [this, alive, id, is_answer, held = env_.clock.now()](media::MediaResult r) {
     if (!alive.expired()) {
+      (is_answer ? answer_hold_ : offer_hold_).record(env_.clock.now() - held);
       finish(id, std::move(r));
     }
   };
   const std::string ctype = content_type_of(req);
-  if (answer_method && call->session->offer_outstanding()) {
+  if (is_answer) {
     call->session->on_answer(req.body(), ctype, sc, media::AnswerKind::kFinal, std::move(done));
   } else {
     call->session->on_offer(req.body(), ctype, sc, std::move(done));
@@ -243,7 +269,16 @@ bool MediaStep::on_response(const proxy::RequestContext& request, const sip::Sip
   const bool far_end = policy_.latch_private_address && sc.realm == media::Realm::kOutside;
   const net::Endpoint source = from.endpoint;
   std::string original(response.body());
-  auto cb = [done = std::move(done), far_end, source, original = std::move(original)](media::MediaResult r) {
+  // The request carried the offer: this body is the answer. A request without a body (late offer)
+  // gets the offer in its response.
+  const bool is_answer =
+      !request.request().body().empty() || (method == sip::Method::kPrack && call->session->offer_outstanding());
+  std::weak_ptr<int> alive = alive_;
+  auto cb = [this, alive, is_answer, held = env_.clock.now(), done = std::move(done), far_end, source,
+             original = std::move(original)](media::MediaResult r) {
+    if (!alive.expired()) {
+      (is_answer ? answer_hold_ : offer_hold_).record(env_.clock.now() - held);
+    }
     if (r.action == media::MediaAction::kForward) {
       if (far_end) {
         if (auto fixed = fix_far_end_sdp(r.body, source)) {
@@ -259,11 +294,14 @@ bool MediaStep::on_response(const proxy::RequestContext& request, const sip::Sip
       }
       done(std::nullopt);
     }
+    // The released response is queued in the core: send it now, not at the shard's next event
+    // (as finish() does for held requests).
+    if (!alive.expired() && after_event_) {
+      after_event_();
+    }
   };
   const std::string ctype = content_type_of(response);
-  // The request carried the offer: this body is the answer. A request without a body (late offer)
-  // gets the offer in its response.
-  if (!request.request().body().empty() || (method == sip::Method::kPrack && call->session->offer_outstanding())) {
+  if (is_answer) {
     call->session->on_answer(response.body(), ctype, sc,
                              status < 200 ? media::AnswerKind::kProvisional : media::AnswerKind::kFinal, std::move(cb));
   } else {

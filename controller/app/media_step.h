@@ -13,6 +13,12 @@
 //
 // A call is found by (Call-ID as the private side wrote it, caller's From-tag); the Call-ID is
 // revealed first (topology hiding encodes it toward the WAN).
+//
+// Agent restarts: the step owns a MediaRecovery (controller/media/media_recovery.h) that its
+// sessions register with and that it makes the FcpClient's subscriber. A new state epoch
+// re-creates every live call's bindings on that agent (same public ports, same holes, a bounded
+// number at a time); a restart that kept the state is reconciled (List vs live calls); agent
+// events about live calls' bindings are logged and counted.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +27,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "controller/media/latency_histogram.h"
+#include "controller/media/media_recovery.h"
 #include "controller/media/media_session.h"
 #include "controller/proxy/processor.h"
 #include "controller/proxy/proxy_core.h"
@@ -51,6 +59,11 @@ class MediaStep final : public proxy::RequestProcessor, public proxy::ResponseHo
   void release_all();
   std::size_t calls() const noexcept { return calls_.size(); }
   const media::MediaStats& stats() const noexcept { return stats_; }
+  const media::MediaRecovery& recovery() const noexcept { return recovery_; }
+  /// How long SIP messages waited for the agents (FCP), from the hold to the release: SDP offers
+  /// (INVITE, UPDATE, late-offer 2xx) and answers (18x/2xx, ACK/PRACK). Logged by the destructor.
+  const media::LatencyHistogram& offer_hold_times() const noexcept { return offer_hold_; }
+  const media::LatencyHistogram& answer_hold_times() const noexcept { return answer_hold_; }
 
  private:
   struct Call {
@@ -68,12 +81,16 @@ class MediaStep final : public proxy::RequestProcessor, public proxy::ResponseHo
   media::MediaEnv env_;
   media::MediaStats stats_;
   media::MediaPolicy policy_;
+  // Before calls_: sessions remove themselves from it when destroyed.
+  media::MediaRecovery recovery_;
   std::string warn_agent_;
   proxy::ProxyCore* core_ = nullptr;
   std::function<void()> after_event_;
   std::unordered_map<std::string, Call> calls_;  // key: call-id '\n' caller tag
   std::unordered_map<proxy::RequestId, media::MediaResult> results_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  media::LatencyHistogram offer_hold_;
+  media::LatencyHistogram answer_hold_;
 };
 
 }  // namespace portcullis::controller::app

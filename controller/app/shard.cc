@@ -2,6 +2,7 @@
 
 #include <array>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <span>
 #include <stdexcept>
@@ -51,6 +52,20 @@ std::string listener_text(sip::TransportKind kind, const net::Endpoint& ep) {
   return std::string(sip::transport_kind_name(kind)) + " " + ep.to_string();
 }
 
+/// Drawn once (thread-safe static initialisation) and shared by every shard of the process.
+const std::string& process_topology_key() {
+  static const std::string key = [] {
+    std::random_device rd;
+    std::string k;
+    for (int i = 0; i < 4; ++i) {
+      k += std::to_string(rd());
+      k += '.';
+    }
+    return k;
+  }();
+  return key;
+}
+
 }  // namespace
 
 Shard::Shard(std::uint8_t index, const ControllerConfig& config, const Clock& clock, SharedLocationStore* store,
@@ -86,6 +101,13 @@ Status Shard::start() {
   proxy::ProxyConfig pc = config_.proxy;
   if (count_ > 1) {
     pc.branch_shard = index_;
+    pc.route_shard = index_;
+    if (pc.topology_key.empty()) {
+      // Every shard must read every other shard's pc-ct / pch- / pc-rr tokens (a request for a
+      // hidden Contact outside any dialog lands anywhere): one random key per process, not one
+      // per core (ProxyConfig::topology_key).
+      pc.topology_key = process_topology_key();
+    }
   }
   sip::TransactionConfig tc = config_.transactions;
   tc.max_transactions = per_shard(tc.max_transactions, count_);
@@ -360,6 +382,10 @@ void Shard::stop() {
     if (media_ != nullptr) {
       log::get("controller")->info("shard {}: {} calls with media at shutdown", index_, media_->calls());
     }
+    if (count_ > 1) {
+      log::get("controller")->info("shard {}: handed {} in-dialog requests and {} responses to other shards",
+                                   index_, counters_.requests_handed_over, counters_.responses_handed_over);
+    }
     if (fcp_) {
       fcp_->shutdown();
     }
@@ -413,26 +439,58 @@ void Shard::on_message(std::uint8_t slot, sip::ReceivedMessage m) {
   dispatch(std::move(m.message), from);
 }
 
-void Shard::dispatch(sip::SipMessage message, const sip::Peer& from) {
+void Shard::hand_over(std::uint8_t owner, sip::SipMessage message, const sip::Peer& from) {
+  // `from` keeps naming the flow on this shard: send() translates a UDP flow to the owner's
+  // socket on the same address and posts TCP/TLS sends back to the shard holding the connection.
+  Shard* target = directory_[owner];
+  boost::asio::post(target->io_, [target, msg = std::move(message), from]() mutable {
+    target->dispatch(std::move(msg), from, true);
+  });
+}
+
+void Shard::dispatch(sip::SipMessage message, const sip::Peer& from, bool handed_over) {
   if (stopped_) {
     return;
   }
+  // Owners are read from the message only on the shard that received it: a message handed over
+  // is never handed on, so a forged or inconsistent tag costs at most one post, never a loop.
+  const bool may_hand_over = count_ > 1 && !handed_over;
   if (message.is_response()) {
     // SO_REUSEPORT spreads datagrams by 4-tuple, so a response may land on a shard other than
     // the one that sent the request; its branch says which one holds the client transaction.
-    if (count_ > 1) {
+    if (may_hand_over) {
       if (const auto owner = owning_shard(message, count_); owner && *owner != index_) {
         ++counters_.responses_handed_over;
-        Shard* target = directory_[*owner];
-        boost::asio::post(target->io_, [target, msg = std::move(message), from]() mutable {
-          target->dispatch(std::move(msg), from);
-        });
+        hand_over(*owner, std::move(message), from);
         return;
       }
     }
     proxy_->receive(std::move(message), from);
     after_event();
     return;
+  }
+  if (may_hand_over) {
+    // Dialog shard affinity: an in-dialog request (ACK for a 2xx, BYE, re-INVITE, UPDATE, PRACK,
+    // INFO, NOTIFY...) comes from the other party's 4-tuple, so it may land on a shard other
+    // than the one that record-routed the dialog and holds its state (the MediaSession). Our
+    // Route entries name that shard (ProxyConfig::route_shard). No (valid) pc-shard: handled here.
+    //
+    // CANCEL and the ACK for a non-2xx final match the INVITE server transaction by its branch
+    // (§9.2, §17.2.3), not by a Route of ours, and carry the INVITE's Route (§9.1, §17.1.1.3):
+    // for a re-INVITE that names the dialog's shard, which is where the re-INVITE went. For an
+    // initial INVITE they carry no Route of ours, but come over the INVITE's own flow (same UDP
+    // 4-tuple, same TCP/TLS connection), so the kernel gives them to the INVITE's shard. When a UA
+    // sends them from another port anyway, the shard that gets them has no transaction: the
+    // CANCEL is answered 481 (ProxyCore::on_cancel) and the INVITE rings on until answered or
+    // Timer C; the ACK matches nothing and is proxied statelessly as a stray ACK (§16.11), while
+    // the INVITE's shard retransmits its final response until Timer H (§17.2.1) and gives up.
+    // Media state is not at risk: it follows the INVITE's final response, which its branch
+    // brings to the INVITE's shard.
+    if (const auto owner = dialog_owning_shard(message, proxy_->identity(), count_); owner && *owner != index_) {
+      ++counters_.requests_handed_over;
+      hand_over(*owner, std::move(message), from);
+      return;
+    }
   }
   if (draining_ && starts_new_work(message)) {
     ++counters_.drain_rejected;

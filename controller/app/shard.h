@@ -5,6 +5,7 @@
 // one executor per piece of state); shards talk only by posting to each other's io_context:
 //
 //   socket ──► on_message ─┬─ response whose branch names shard k ≠ this ──post──► shard k
+//                          ├─ request whose Route (our Record-Route) names shard k ≠ this ──post──► shard k
 //                          ├─ draining + initial request ──► stateless 503 + Retry-After
 //                          └─ ProxyCore::receive ──► after_event: take_sends() ──► send()
 //   send(): Peer::connection names (shard, slot, transport id) (flow_routing.h)
@@ -55,6 +56,7 @@ using ShardDirectory = std::vector<Shard*>;
 /// after it stopped.
 struct ShardCounters {
   std::uint64_t responses_handed_over = 0;   // response for another shard's client transaction
+  std::uint64_t requests_handed_over = 0;    // in-dialog request for a dialog another shard routed
   std::uint64_t sends_handed_over = 0;       // send over another shard's TCP/TLS connection
   std::uint64_t rejected_answered = 0;       // unparsable request answered 400/505/513
   std::uint64_t rejected_dropped = 0;        // unparsable response (or no request line): dropped
@@ -116,7 +118,10 @@ class Shard {
   // Events (this shard's thread).
   void on_message(std::uint8_t slot, sip::ReceivedMessage message);
   void on_rejected(std::uint8_t slot, sip::RejectedMessage rejected);
-  void dispatch(sip::SipMessage message, const sip::Peer& from);
+  /// `handed_over`: posted here by another shard, which already chose this one; never posted on.
+  void dispatch(sip::SipMessage message, const sip::Peer& from, bool handed_over = false);
+  /// Posts `message` to shard `owner`'s dispatch.
+  void hand_over(std::uint8_t owner, sip::SipMessage message, const sip::Peer& from);
   void after_event();
   void arm_timer();
   void arm_purge();

@@ -25,6 +25,27 @@ enum class BadBodyAction : std::uint8_t {
   kPassThrough,
 };
 
+/// What the media layer does when an agent loses or keeps its state (fcp-notes §2.3, §4.2;
+/// controller/media/media_recovery.h).
+struct MediaRecoveryPolicy {
+  /// Re-creations (reserve + enable of one binding) in flight at once per executor: a restarted
+  /// agent with 10 000 calls must not get 20 000 RPCs at the same instant.
+  std::size_t max_in_flight = 32;
+  /// Bindings waiting for re-creation beyond this are not re-created (counted and logged).
+  std::size_t max_queued = 200000;
+  /// Budget for one binding's re-creation inside its session: reserve then enable, each bounded
+  /// by the client's own budget (RetryConfig: 1.5 s), so this only catches a client that never
+  /// answers.
+  std::chrono::milliseconds binding_timeout{4000};
+  /// A re-creation that failed transiently (no answer, NOT_READY, NO_SESSION) is tried again
+  /// `retry_delay` later, at most `max_attempts` times in all.
+  int max_attempts = 3;
+  std::chrono::milliseconds retry_delay{1000};
+  /// Reconcile (agent restarted with its state, or events lost): release this owner's bindings
+  /// whose group is no live call (leftovers of calls that ended while the agent was away).
+  bool release_unknown = true;
+};
+
 struct MediaPolicy {
   // ---- bodies ----
   /// Content types (type/subtype, case-insensitive, parameters ignored) the session rewrites.
@@ -63,6 +84,9 @@ struct MediaPolicy {
                              std::chrono::seconds(120), std::chrono::seconds(300)};
   /// ICE strip / o= hiding / version bump for rewritten descriptions.
   sdp::NatRewriteOptions rewrite;
+
+  // ---- agent restarts (MediaRecovery) ----
+  MediaRecoveryPolicy recovery;
 };
 
 // clang-format off
@@ -87,7 +111,22 @@ struct MediaPolicy {
   COUNTER(latches)                 /* remotes latched on the signalling IP (far end behind NAT) */\
   COUNTER(releases)                /* release calls sent (groups and single bindings) */          \
   COUNTER(late_bindings_released)  /* reserve answered after its exchange was abandoned */        \
-  COUNTER(sessions_terminated)     /* groups released (once per session) */
+  COUNTER(sessions_terminated)     /* groups released (once per session) */                      \
+  COUNTER(state_losses)            /* agents that lost their kernel state (new state_epoch) */    \
+  COUNTER(recreate_queued)         /* bindings queued for re-creation (state loss, reconcile) */  \
+  COUNTER(bindings_recreated)      /* re-created on the same public port, holes re-enabled */     \
+  COUNTER(recreate_port_lost)      /* the same public port could not be had: media broken */      \
+  COUNTER(recreate_failed)         /* re-creation failed otherwise (after its retries) */         \
+  COUNTER(recreate_retries)        /* transient re-creation failures tried again */               \
+  COUNTER(recreate_skipped)        /* call ended / stream moved before its turn: nothing to do */ \
+  COUNTER(recreate_dropped)        /* recovery queue full: not re-created */                      \
+  COUNTER(calls_media_broken)      /* calls with a binding that could not be re-created */        \
+  COUNTER(reconciles)              /* List + compare after a restart, resync or re-adoption */    \
+  COUNTER(reconcile_missing)       /* bindings a live call held that the agent no longer had */   \
+  COUNTER(reconcile_released)      /* this owner's bindings of no live call, released */          \
+  COUNTER(bindings_closed_by_agent)/* expired / idle / closed-by-agent while the call was live */ \
+  COUNTER(bindings_orphaned)       /* ORPHANED events: our session lapsed (re-adopted on reconnect) */ \
+  COUNTER(agent_drains)            /* DRAIN events: an agent refuses new bindings */
 // clang-format on
 
 /// Counters; shared by every session of one executor (not synchronised).

@@ -33,6 +33,20 @@ std::string_view to_string(MediaError e) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(RecreateOutcome o) noexcept {
+  switch (o) {
+    case RecreateOutcome::kRecreated:
+      return "recreated";
+    case RecreateOutcome::kPortLost:
+      return "port_lost";
+    case RecreateOutcome::kFailed:
+      return "failed";
+    case RecreateOutcome::kSkipped:
+      return "skipped";
+  }
+  return "unknown";
+}
+
 std::string SipWarning::to_header_value(std::string_view warn_agent) const {
   std::string out = std::to_string(code);
   out.push_back(' ');
@@ -178,6 +192,14 @@ struct Binding {
   ComponentKind kind = ComponentKind::kPair;
   fcp::BindingInfo info;
   std::vector<fcp::RemotePeer> remotes;  // last enabled set
+  fcp::ReserveRequest request;           // as first reserved: what a re-creation asks for again
+  /// The agent lost it (state loss, or missing at a reconcile). Its id is stale — an agent numbers
+  /// bindings anew in a new epoch, so the old id may name another call's binding — and is never
+  /// sent again; the next exchange or MediaRecovery reserves it anew.
+  bool lost = false;
+  Clock::TimePoint since{};
+  std::optional<net::Endpoint> latched;       // component 0's remote learned by a latch
+  std::optional<std::uint16_t> latched_rtcp;  // component 1's remote port
 };
 
 struct AnswerState {
@@ -215,6 +237,7 @@ struct Op {
   std::optional<fcp::FcpError> error;
   bool finished = false;
   TimerQueue::TimerId timer = 0;
+  bool recreate = false;  // a binding re-creation (MediaRecovery), not an offer/answer exchange
   std::function<void()> settled;                                   // every call of the phase answered
   std::function<void(MediaError, std::string)> abort;              // timeout / termination
 };
@@ -229,11 +252,12 @@ std::string digest_of(std::string_view content_type, std::string_view body) {
 
 struct MediaSession::Impl : std::enable_shared_from_this<MediaSession::Impl> {
   Impl(MediaEnv e, MediaPolicy p, const CallKey& key)
-      : env(e), policy(std::move(p)), group(group_id_for(key.call_id, key.from_tag)) {}
+      : env(e), policy(std::move(p)), group(group_id_for(key.call_id, key.from_tag)), call_id(key.call_id) {}
 
   MediaEnv env;
   MediaPolicy policy;
   std::string group;
+  std::string call_id;  // logs only
 
   std::map<std::string, Binding> bindings;  // natural key → binding we hold
   std::map<std::string, int> reserving;     // natural keys with a reserve in flight
@@ -349,20 +373,21 @@ struct MediaSession::Impl : std::enable_shared_from_this<MediaSession::Impl> {
     }
   }
 
-  std::shared_ptr<Op> start_op() {
+  std::shared_ptr<Op> start_op(std::optional<std::chrono::milliseconds> budget = std::nullopt) {
     auto op = std::make_shared<Op>();
-    op->timer = env.timers.schedule(env.clock.now() + policy.fcp_timeout, [w = weak_from_this(), op] {
-      auto self = w.lock();
-      if (!self || op->finished) {
-        return;
-      }
-      auto abort = op->abort;
-      self->end_op(op);
-      if (abort) {
-        abort(MediaError::kFcpTimeout, {});
-      }
-      self->pump();
-    });
+    op->timer = env.timers.schedule(env.clock.now() + budget.value_or(policy.fcp_timeout),
+                                    [w = weak_from_this(), op] {
+                                      auto self = w.lock();
+                                      if (!self || op->finished) {
+                                        return;
+                                      }
+                                      auto abort = op->abort;
+                                      self->end_op(op);
+                                      if (abort) {
+                                        abort(MediaError::kFcpTimeout, {});
+                                      }
+                                      self->pump();
+                                    });
     current_op = op;
     busy = true;
     return op;
@@ -425,7 +450,9 @@ struct MediaSession::Impl : std::enable_shared_from_this<MediaSession::Impl> {
         ++it;
         continue;
       }
-      release_binding_ref(it->second.info.ref());
+      if (!it->second.lost) {  // a lost binding is gone already, and its id may be another's now
+        release_binding_ref(it->second.info.ref());
+      }
       it = bindings.erase(it);
     }
   }
@@ -472,7 +499,8 @@ struct MediaSession::Impl : std::enable_shared_from_this<MediaSession::Impl> {
       // Answered after its exchange failed, timed out or the call ended: release it unless a
       // later exchange holds (or is reserving) the same natural key.
       const auto held = bindings.find(c.key);
-      const bool owned = held != bindings.end() && r.ok() && held->second.info.binding_id == r->binding.binding_id;
+      const bool owned = held != bindings.end() && r.ok() && !held->second.lost &&
+                         held->second.info.binding_id == r->binding.binding_id;
       if (r.ok() && !owned && !reserving.contains(c.key)) {
         count(&MediaStats::late_bindings_released);
         release_binding_ref(r->binding.ref());
@@ -486,6 +514,10 @@ struct MediaSession::Impl : std::enable_shared_from_this<MediaSession::Impl> {
       b.stream = c.stream;
       b.kind = c.kind;
       b.info = r->binding;
+      b.request = c.request;
+      b.request.request_id.clear();
+      b.request.public_port.reset();
+      b.since = env.clock.now();
       for (const fcp::PinholeInfo& p : r->binding.pinholes) {
         b.remotes.push_back(p.remote);
       }
@@ -557,10 +589,18 @@ struct MediaSession::Impl : std::enable_shared_from_this<MediaSession::Impl> {
         if (!seen.insert(c.key).second) {
           continue;
         }
-        if (bindings.contains(c.key)) {
-          count(&MediaStats::bindings_reused);
-        } else {
+        const auto it = bindings.find(c.key);
+        if (it == bindings.end()) {
           out.push_back(c);
+        } else if (it->second.lost) {
+          // Lost with its agent's state and not re-created yet: reserve it now, preferring the
+          // public port the other side already knows.
+          Component again = c;
+          again.request.public_port =
+              fcp::PublicPortHint{it->second.info.public_endpoint, fcp::PublicPortHint::Mode::kPrefer};
+          out.push_back(std::move(again));
+        } else {
+          count(&MediaStats::bindings_reused);
         }
       }
     }
@@ -770,7 +810,7 @@ struct MediaSession::Impl : std::enable_shared_from_this<MediaSession::Impl> {
         }
       }
       const auto it = bindings.find(c.key);
-      if (it == bindings.end() || it->second.remotes == remotes) {
+      if (it == bindings.end() || it->second.lost || it->second.remotes == remotes) {
         return;
       }
       if (std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == c.key; }) == out.end()) {
@@ -1115,7 +1155,7 @@ struct MediaSession::Impl : std::enable_shared_from_this<MediaSession::Impl> {
       return;
     }
     // re-INVITE / UPDATE refused: RFC 3261 §14.1, the session stays as it was.
-    if (current_op) {
+    if (current_op && !current_op->recreate) {
       auto op = current_op;
       auto abort = op->abort;
       end_op(op);
@@ -1153,6 +1193,255 @@ struct MediaSession::Impl : std::enable_shared_from_this<MediaSession::Impl> {
     pump();
   }
 
+  // ---- agent state loss (MediaRecovery) ----
+
+  std::vector<std::string> mark_lost(const std::string& agent) {
+    std::vector<std::string> keys;
+    if (released) {
+      return keys;
+    }
+    for (auto& [key, b] : bindings) {
+      if (b.info.agent == agent) {
+        b.lost = true;
+        keys.push_back(key);
+      }
+    }
+    return keys;
+  }
+
+  bool mark_lost_binding(const std::string& key) {
+    const auto it = bindings.find(key);
+    if (released || it == bindings.end()) {
+      return false;
+    }
+    it->second.lost = true;
+    return true;
+  }
+
+  void deliver_recreate(const RecreateCallback& done, RecreateResult r) {
+    boost::asio::post(env.fcp.executor(), [w = weak_from_this(), done, r = std::move(r)]() mutable {
+      if (w.lock()) {
+        done(std::move(r));
+      }
+    });
+  }
+
+  /// The remote set to enable on a re-created binding: what the session had asked for, except
+  /// that a one-shot latch which had fired becomes its learned remote (exact), so media passes at
+  /// once instead of waiting to latch again. A pair latches per port: exact only when both ports
+  /// had latched; otherwise the latch again (the far end keeps sending, the first packet re-latches).
+  static std::vector<fcp::RemotePeer> remotes_after_loss(const Binding& b) {
+    std::vector<fcp::RemotePeer> out;
+    for (const fcp::RemotePeer& p : b.remotes) {
+      fcp::RemotePeer q = p;
+      if (!p.port && b.latched && b.latched->address() == p.address &&
+          (b.info.port_count < 2 || b.latched_rtcp.has_value())) {
+        std::uint16_t rtcp = 0;  // 0 = port + 1 (RFC 3550 §11)
+        if (b.info.port_count >= 2 && *b.latched_rtcp != static_cast<std::uint16_t>(b.latched->port() + 1)) {
+          rtcp = *b.latched_rtcp;
+        }
+        q = fcp::RemotePeer::exact(*b.latched, rtcp);
+      }
+      if (std::find(out.begin(), out.end(), q) == out.end()) {
+        out.push_back(q);
+      }
+    }
+    return out;
+  }
+
+  void do_recreate(const std::string& key, const RecreateCallback& done) {
+    const auto it = bindings.find(key);
+    if (released || it == bindings.end() || !it->second.lost) {
+      deliver_recreate(done, {RecreateOutcome::kSkipped, std::nullopt});
+      return;
+    }
+    Binding& b = it->second;
+    fcp::ReserveRequest request = b.request;
+    request.request_id.clear();  // a new request: the client reuses its id for its own retries
+    // RFC 6887 §13.2 PREFER_FAILURE: the old port or nothing — the port is in both phones' SDP.
+    request.public_port =
+        fcp::PublicPortHint{b.info.public_endpoint, fcp::PublicPortHint::Mode::kExactOrFail};
+    const net::Endpoint old_public = b.info.public_endpoint;
+    auto op = start_op(policy.recovery.binding_timeout);
+    op->recreate = true;
+    op->abort = [this, done](MediaError e, const std::string&) {
+      if (e == MediaError::kFcpTimeout) {
+        fcp::FcpError err;
+        err.error = Error(ErrorCode::kDeadlineExceeded,
+                          "binding re-creation did not finish in " +
+                              std::to_string(policy.recovery.binding_timeout.count()) + " ms");
+        err.reason = fcp::FcpReason::kDeadline;
+        err.retry_class = fcp::RetryClass::kSameRequest;
+        deliver_recreate(done, {RecreateOutcome::kFailed, std::move(err)});
+      } else {
+        deliver_recreate(done, {RecreateOutcome::kSkipped, std::nullopt});  // the call ended
+      }
+    };
+    count(&MediaStats::reserves);
+    env.fcp.reserve(std::move(request), [w = weak_from_this(), op, fcp = &env.fcp, key, old_public,
+                                         done](fcp::FcpResult<fcp::ReserveResult> r) {
+      auto self = w.lock();
+      if (!self) {
+        if (r.ok()) {  // the session is gone: never leave its re-created binding behind
+          fcp->release(fcp::ReleaseRequest{r->binding.ref(), {}}, [](fcp::FcpResult<fcp::ReleaseResult>) {});
+        }
+        return;
+      }
+      self->on_recreate_reserved(op, key, old_public, std::move(r), done);
+      self->pump();
+    });
+  }
+
+  void on_recreate_reserved(const std::shared_ptr<Op>& op, const std::string& key,
+                            const net::Endpoint& old_public, fcp::FcpResult<fcp::ReserveResult> r,
+                            const RecreateCallback& done) {
+    if (op->finished) {
+      // The call ended (its group release may have overtaken this reserve) or the budget ran out:
+      // the outcome is reported already; release what the agent created.
+      if (r.ok()) {
+        count(&MediaStats::late_bindings_released);
+        release_binding_ref(r->binding.ref());
+      }
+      return;
+    }
+    if (!r.ok()) {
+      end_op(op);
+      fcp::FcpError e = std::move(r).error();
+      const bool port_lost = e.reason == fcp::FcpReason::kCannotProvideExternal;
+      deliver_recreate(done,
+                       {port_lost ? RecreateOutcome::kPortLost : RecreateOutcome::kFailed, std::move(e)});
+      return;
+    }
+    const auto it = bindings.find(key);
+    if (it == bindings.end()) {
+      // Forgotten meanwhile (closed-by-agent event for the new id, or a re-INVITE released it).
+      count(&MediaStats::late_bindings_released);
+      release_binding_ref(r->binding.ref());
+      end_op(op);
+      deliver_recreate(done, {RecreateOutcome::kSkipped, std::nullopt});
+      return;
+    }
+    Binding& b = it->second;
+    b.info = r->binding;
+    b.lost = false;
+    b.since = env.clock.now();
+    if (b.info.public_endpoint != old_public) {
+      // The natural key already existed on another port (created=false): keep that binding (it is
+      // ours and valid; a re-INVITE rewrites the SDP to it), but this stream's media is broken.
+      b.remotes.clear();
+      end_op(op);
+      fcp::FcpError e;
+      e.error = Error(
+          ErrorCode::kFailedPrecondition,
+          "binding re-created on " + b.info.public_endpoint.to_string() + ", not " + old_public.to_string());
+      e.reason = fcp::FcpReason::kCannotProvideExternal;
+      deliver_recreate(done, {RecreateOutcome::kPortLost, std::move(e)});
+      return;
+    }
+    std::vector<fcp::RemotePeer> remotes = remotes_after_loss(b);
+    if (remotes.empty()) {
+      end_op(op);  // reserved only (offer without answer yet): the answer enables it
+      deliver_recreate(done, {RecreateOutcome::kRecreated, std::nullopt});
+      return;
+    }
+    count(&MediaStats::enables);
+    fcp::EnableRequest request;
+    request.binding = b.info.ref();
+    request.remotes = std::move(remotes);
+    env.fcp.enable(std::move(request),
+                   [w = weak_from_this(), op, key, done](fcp::FcpResult<fcp::BindingInfo> e) {
+                     auto self = w.lock();
+                     if (!self) {
+                       return;  // the session's group release covers the binding
+                     }
+                     self->on_recreate_enabled(op, key, std::move(e), done);
+                     self->pump();
+                   });
+  }
+
+  void on_recreate_enabled(const std::shared_ptr<Op>& op, const std::string& key,
+                           fcp::FcpResult<fcp::BindingInfo> r, const RecreateCallback& done) {
+    if (op->finished) {
+      return;  // released with the group, or reported as timed out (the binding stays held)
+    }
+    end_op(op);
+    const auto it = bindings.find(key);
+    if (!r.ok()) {
+      if (it != bindings.end()) {
+        // Holes missing: lost again, so a retry reserves (idempotent on the natural key: the same
+        // binding comes back) and enables again; no stale id is used meanwhile.
+        it->second.lost = true;
+      }
+      deliver_recreate(done, {RecreateOutcome::kFailed, std::move(r).error()});
+      return;
+    }
+    if (it != bindings.end()) {
+      it->second.info.generation = r->generation;  // `remotes` keeps what the session asked for
+    }
+    deliver_recreate(done, {RecreateOutcome::kRecreated, std::nullopt});
+  }
+
+  Binding* find_by_id(const std::string& agent, const std::string& binding_id) {
+    for (auto& [key, b] : bindings) {
+      if (!b.lost && b.info.agent == agent && b.info.binding_id == binding_id) {
+        return &b;
+      }
+    }
+    return nullptr;
+  }
+
+  BindingEventEffect on_binding_event(const fcp::FcpEvent& e) {
+    if (released || e.binding_id.empty()) {
+      return BindingEventEffect::kNotOurs;
+    }
+    Binding* b = find_by_id(e.agent, e.binding_id);
+    if (b == nullptr) {
+      return BindingEventEffect::kNotOurs;
+    }
+    switch (e.kind) {
+      case fcp::EventKind::kLatched: {
+        if (!e.latched_remote) {
+          return BindingEventEffect::kNoted;
+        }
+        // The agent names the port of the pair in the detail ("component 1" = the RTCP port).
+        if (e.detail.find("component 1") != std::string::npos) {
+          b->latched_rtcp = e.latched_remote->port();
+        } else {
+          b->latched = *e.latched_remote;
+        }
+        return BindingEventEffect::kLatched;
+      }
+      case fcp::EventKind::kExpired:
+      case fcp::EventKind::kIdle:
+      case fcp::EventKind::kClosedByAgent:
+        for (auto it = bindings.begin(); it != bindings.end(); ++it) {
+          if (&it->second == b) {
+            bindings.erase(it);
+            break;
+          }
+        }
+        return BindingEventEffect::kClosed;
+      default:
+        return BindingEventEffect::kNoted;
+    }
+  }
+
+  bool refresh_binding(const fcp::BindingInfo& listed) {
+    const auto it = bindings.find(listed.natural_key);
+    if (released || it == bindings.end() || it->second.info.agent != listed.agent) {
+      return false;
+    }
+    Binding& b = it->second;
+    b.info.binding_id = listed.binding_id;
+    b.info.generation = listed.generation;
+    for (const fcp::PinholeInfo& p : listed.pinholes) {
+      if (p.latched_remote && !b.latched) {
+        b.latched = *p.latched_remote;  // the List only reports the first port's latch
+      }
+    }
+    return true;
+  }
+
   void shutdown() {
     if (current_op) {
       // Late answers see `finished` (and an expired session) and release what they created.
@@ -1176,9 +1465,18 @@ struct MediaSession::Impl : std::enable_shared_from_this<MediaSession::Impl> {
 // =============================================================================================
 
 MediaSession::MediaSession(MediaEnv env, MediaPolicy policy, const CallKey& key)
-    : impl_(std::make_shared<Impl>(env, std::move(policy), key)) {}
+    : impl_(std::make_shared<Impl>(env, std::move(policy), key)) {
+  if (impl_->env.registry != nullptr) {
+    impl_->env.registry->add_session(*this);
+  }
+}
 
-MediaSession::~MediaSession() { impl_->shutdown(); }
+MediaSession::~MediaSession() {
+  if (impl_->env.registry != nullptr) {
+    impl_->env.registry->remove_session(*this);
+  }
+  impl_->shutdown();
+}
 
 void MediaSession::on_offer(std::string_view body, std::string_view content_type, const SignalContext& ctx,
                             MediaCallback done) {
@@ -1216,6 +1514,10 @@ std::vector<MediaBindingView> MediaSession::bindings() const {
     v.public_endpoint = b.info.public_endpoint;
     v.port_count = b.info.port_count;
     v.remotes = b.remotes;
+    v.lost = b.lost;
+    v.latched_remote = b.latched;
+    v.latched_rtcp_port = b.latched_rtcp;
+    v.known_since = b.since;
     out.push_back(std::move(v));
   }
   std::sort(out.begin(), out.end(), [](const MediaBindingView& a, const MediaBindingView& b) {
@@ -1226,6 +1528,31 @@ std::vector<MediaBindingView> MediaSession::bindings() const {
 
 std::string MediaSession::make_group_id(std::string_view call_id, std::string_view from_tag) {
   return group_id_for(call_id, from_tag);
+}
+
+const std::string& MediaSession::call_id() const noexcept {
+  return impl_->call_id;
+}
+
+std::vector<std::string> MediaSession::mark_lost(const std::string& agent) {
+  return impl_->mark_lost(agent);
+}
+
+bool MediaSession::mark_lost_binding(const std::string& natural_key) {
+  return impl_->mark_lost_binding(natural_key);
+}
+
+void MediaSession::recreate_binding(const std::string& natural_key, RecreateCallback done) {
+  impl_->enqueue(
+      [impl = impl_.get(), key = natural_key, done = std::move(done)] { impl->do_recreate(key, done); });
+}
+
+BindingEventEffect MediaSession::on_binding_event(const fcp::FcpEvent& event) {
+  return impl_->on_binding_event(event);
+}
+
+bool MediaSession::refresh_binding(const fcp::BindingInfo& listed) {
+  return impl_->refresh_binding(listed);
 }
 
 }  // namespace portcullis::media

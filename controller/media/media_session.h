@@ -188,6 +188,20 @@ struct CallKey {
   std::string from_tag;
 };
 
+class MediaSession;
+
+/// Where sessions announce themselves so agent news can reach them (MediaRecovery): every
+/// session adds itself when constructed and removes itself when destroyed, so the registry never
+/// holds a dangling session.
+class MediaSessionRegistry {
+ public:
+  virtual void add_session(MediaSession& session) = 0;
+  virtual void remove_session(MediaSession& session) noexcept = 0;
+
+ protected:
+  ~MediaSessionRegistry() = default;
+};
+
 /// The shared environment of every session of one executor (shard).
 struct MediaEnv {
   fcp::FcpClient& fcp;
@@ -198,6 +212,8 @@ struct MediaEnv {
   TimerQueue& timers;
   /// Counters; nullptr = not counted.
   MediaStats* stats = nullptr;
+  /// Sessions register here (MediaRecovery); nullptr = none.
+  MediaSessionRegistry* registry = nullptr;
 };
 
 /// A binding the session holds, for inspection (tests, `show calls`).
@@ -213,6 +229,45 @@ struct MediaBindingView {
   std::uint32_t port_count = 1;
   /// Last remote set enabled on it (empty = reserved only).
   std::vector<fcp::RemotePeer> remotes;
+  /// The agent lost it (new state epoch, or missing at a reconcile): waiting for re-creation;
+  /// `ref` is stale and never used again (agents number bindings anew in a new epoch).
+  bool lost = false;
+  /// What a one-shot latch learned (LATCHED events): first port's remote, second port's port.
+  std::optional<net::Endpoint> latched_remote;
+  std::optional<std::uint16_t> latched_rtcp_port;
+  /// When the session learned the binding (a reconcile ignores bindings newer than its List).
+  Clock::TimePoint known_since{};
+};
+
+/// What re-creating one binding after a state loss gave (MediaSession::recreate_binding).
+enum class RecreateOutcome : std::uint8_t {
+  /// The same public port(s) again, and the same holes (a fired latch as its exact remote).
+  kRecreated,
+  /// The agent cannot give the same public port (CANNOT_PROVIDE_EXTERNAL, or the natural key is
+  /// now on another port). Both phones' SDP name the old port: the stream's media is broken
+  /// until a re-INVITE (which reserves it anew). The call itself is left alone.
+  kPortLost,
+  /// Another FCP failure (`error`); retryable ones may be tried again.
+  kFailed,
+  /// Nothing to do: the call ended, or the binding was replaced or re-created meanwhile.
+  kSkipped,
+};
+
+std::string_view to_string(RecreateOutcome o) noexcept;
+
+struct RecreateResult {
+  RecreateOutcome outcome = RecreateOutcome::kSkipped;
+  std::optional<fcp::FcpError> error;
+};
+
+using RecreateCallback = std::function<void(RecreateResult)>;
+
+/// What an agent event meant for this session (MediaSession::on_binding_event).
+enum class BindingEventEffect : std::uint8_t {
+  kNotOurs,  // no binding of this session has that id
+  kLatched,  // the latch learned a remote; remembered for a re-creation
+  kClosed,   // expired / idle / closed by the agent: the session forgot the binding
+  kNoted,    // orphaned / adopted / anything else: nothing to change
 };
 
 class MediaSession {
@@ -256,6 +311,31 @@ class MediaSession {
 
   /// The group id for a call without building a session (e.g. to release after a restart).
   static std::string make_group_id(std::string_view call_id, std::string_view from_tag);
+
+  // ---- agent state loss and agent events (driven by MediaRecovery, media_recovery.h) ----
+
+  /// The Call-ID, for logs only (agents only ever see hashes).
+  const std::string& call_id() const noexcept;
+  /// The agent lost every binding it had for us: marks this session's bindings on `agent` lost
+  /// (their ids are never used again) and returns their natural keys, to re-create one by one.
+  std::vector<std::string> mark_lost(const std::string& agent);
+  /// The same for one binding (a reconcile found it missing); false if the session does not hold it.
+  bool mark_lost_binding(const std::string& natural_key);
+  /// Re-creates one lost binding: reserve with the same spec asking for the same public port
+  /// (PublicPortHint::kExactOrFail, RFC 6887 §13.2 PREFER_FAILURE — the port is in both phones'
+  /// SDP), then the same remote set (a latch that had fired becomes its learned exact remote).
+  /// Runs in the session's message queue, so it never interleaves with an offer/answer exchange;
+  /// bounded by policy.recovery.binding_timeout. A binding re-created for a call that ended
+  /// meanwhile is released on arrival. `done` is posted, exactly once unless the session is
+  /// destroyed first.
+  void recreate_binding(const std::string& natural_key, RecreateCallback done);
+  /// An agent event about one of this session's bindings (matched by binding id; lost bindings
+  /// never match). A closed binding (expired, idle, closed by the agent) is forgotten: a later
+  /// re-INVITE reserves the stream anew.
+  BindingEventEffect on_binding_event(const fcp::FcpEvent& event);
+  /// A reconcile's List answer for a binding this session holds under that natural key: takes
+  /// the agent's id and latch state. False if the session does not hold the key.
+  bool refresh_binding(const fcp::BindingInfo& listed);
 
  private:
   struct Impl;

@@ -2,6 +2,9 @@
 
 #include <array>
 
+#include "common/base/text.h"
+#include "controller/proxy/topology.h"
+
 namespace portcullis::proxy {
 namespace {
 
@@ -101,6 +104,87 @@ bool is_looped(const sip::SipMessage& request, const ProxyIdentity& identity, st
     }
   }
   return false;
+}
+
+std::string with_route_shard(std::string value, std::uint8_t shard) {
+  std::string param = ";";
+  param += kShardParam;
+  param += '=';
+  param += std::to_string(shard);
+  if (!value.empty() && value.back() == '>') {
+    value.insert(value.size() - 1, param);
+  } else {
+    value += param;  // a bare URI
+  }
+  return value;
+}
+
+std::optional<std::uint8_t> route_shard(const sip::Uri& uri) {
+  const auto text = uri.params.get(kShardParam);
+  if (!text || text->empty() || text->size() > 3) {
+    return std::nullopt;
+  }
+  const auto value = parse_decimal(*text, 255);
+  if (!value) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint8_t>(*value);
+}
+
+namespace {
+
+/// A Route of ours is looked at when it leads the list; a request needs at most a few (one per
+/// Record-Route entry of ours, two with RFC 5658, more only on a spiral). Bounds the work done
+/// for a request with a long forged Route list before any core sees it.
+constexpr std::size_t kMaxOwnRoutesLooked = 8;
+
+std::optional<std::uint8_t> shard_of_own_uri(const sip::Uri& uri, const ProxyIdentity& identity) {
+  if (const auto shard = route_shard(uri)) {
+    return shard;
+  }
+  // Topology hiding (topology.h) re-encodes a whole Record-Route value of ours as "pc-rr";
+  // the original, with its pc-shard, is inside.
+  const auto hidden = uri.params.get(kRecordRouteParam);
+  if (!hidden || hidden->empty()) {
+    return std::nullopt;
+  }
+  const auto plain = identity.codec().decode(*hidden);
+  if (!plain) {
+    return std::nullopt;
+  }
+  const auto original = sip::parse_uri(*plain);
+  if (!original) {
+    return std::nullopt;
+  }
+  return route_shard(*original);
+}
+
+}  // namespace
+
+std::optional<std::uint8_t> dialog_shard(const sip::SipMessage& request, const ProxyIdentity& identity) {
+  if (!request.is_request()) {
+    return std::nullopt;
+  }
+  const sip::Uri& ruri = request.request_uri();
+  if (ruri.has_lr() && identity.is_own_uri(ruri)) {
+    if (const auto shard = shard_of_own_uri(ruri, identity)) {
+      return shard;
+    }
+  }
+  const auto& routes = request.route();
+  if (!routes) {
+    return std::nullopt;  // the core answers 400 (RoutePreprocessor), wherever it runs
+  }
+  for (std::size_t i = 0; i < routes->size() && i < kMaxOwnRoutesLooked; ++i) {
+    const sip::Uri& uri = (*routes)[i].uri;
+    if (!identity.is_own_uri(uri)) {
+      break;
+    }
+    if (const auto shard = shard_of_own_uri(uri, identity)) {
+      return shard;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace portcullis::proxy

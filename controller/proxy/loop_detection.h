@@ -47,4 +47,31 @@ std::optional<std::string_view> branch_loop_hash(std::string_view branch);
 /// equals `hash` (the request's loop_hash()).
 bool is_looped(const sip::SipMessage& request, const ProxyIdentity& identity, std::string_view hash);
 
+// ---- dialog shard affinity (ProxyConfig::route_shard) ----
+//
+// Several ProxyCores behind one address (controller/app shards): the core that record-routes a
+// dialog-creating request writes its shard into every Record-Route value it adds, as the URI
+// parameter "pc-shard=<0..255>". The UAs copy those values into the Route of every in-dialog
+// request (RFC 3261 §12.1.1, §12.2.1.1), so a request that the kernel delivered to another
+// shard's socket (the other party's 4-tuple hashes anywhere) names the shard that holds the
+// dialog's state. It is a small integer, the same in every dialog the shard handles: it reveals
+// nothing about either side's topology. From the wire it is untrusted: anything that is not 1-3
+// decimal digits ≤ 255 reads as "no shard" (the receiving shard handles the request itself).
+
+inline constexpr std::string_view kShardParam = "pc-shard";
+
+/// One of our Record-Route values as built ("<sip:host:port;lr...>") with ";pc-shard=N" added
+/// as a URI parameter (before the closing '>').
+std::string with_route_shard(std::string value, std::uint8_t shard);
+
+/// The pc-shard URI parameter; nullopt when absent or malformed.
+std::optional<std::uint8_t> route_shard(const sip::Uri& uri);
+
+/// The shard named by the route this in-dialog `request` follows: the first of our URIs that
+/// carries one, looking at the Request-URI when it is one of our loose-route URIs (the previous
+/// hop was a strict router, §16.4) and then the leading run of Route values that name us (RFC 5658
+/// double Record-Route puts two in a row); inside a topology-hiding "pc-rr" token too. nullopt
+/// when there is none, the Route header is malformed, or the request is a response.
+std::optional<std::uint8_t> dialog_shard(const sip::SipMessage& request, const ProxyIdentity& identity);
+
 }  // namespace portcullis::proxy

@@ -96,7 +96,8 @@ struct ProxyConfig {
   /// §16.8 Timer C: "greater than 3 minutes". Per INVITE branch, reset on 101-199.
   Clock::Duration timer_c = std::chrono::seconds(181);
   /// Secret for the reversible encodings of topology hiding (topology.h). Shards of one process
-  /// must share it; empty: a fixed per-core random value (fine for one shard).
+  /// must share it; empty: a fixed per-core random value (fine for one shard; controller/app
+  /// gives its shards one random key per process when the config names none).
   std::string topology_key;
   /// RFC 5393 §4.1 amplification bound: at most this many branches per request.
   std::size_t max_branches = 16;
@@ -108,6 +109,12 @@ struct ProxyConfig {
   /// transaction (branch_shard() in loop_detection.h). CANCELs reuse the INVITE's branch (§9.1)
   /// and carry it too. Unset: all 64 bits are random.
   std::optional<std::uint8_t> branch_shard;
+  /// Dialog shard affinity, the request-side twin of branch_shard: when set, every Record-Route
+  /// value we add (both of an RFC 5658 pair, and the original inside a topology-hiding pc-rr
+  /// token) carries ";pc-shard=<this>" (dialog_shard() in loop_detection.h), so an in-dialog
+  /// request that arrived on another executor is handed to the core that record-routed the dialog
+  /// and holds its state (the media step's MediaSession). Unset: no parameter.
+  std::optional<std::uint8_t> route_shard;
 };
 
 }  // namespace portcullis::proxy

@@ -606,10 +606,19 @@ std::string ProxyCore::build_request(const Proxied& p, const Branch& b, const si
     const std::optional<sip::Peer> out_flow =
         config_.flow_tokens && b.fixed_is_target_flow ? b.fixed_peer : std::nullopt;
     const bool twice = in != &out || in_flow || out_flow;
+    // Dialog shard affinity (ProxyConfig::route_shard): every entry names this core's shard, so
+    // whichever of ours a UA's route set starts with leads its in-dialog requests here.
+    const auto stamp = [this](std::string value) {
+      if (config_.route_shard) {
+        value = with_route_shard(std::move(value), *config_.route_shard);
+      }
+      return value;
+    };
     std::vector<std::string> values;
-    values.push_back(ProxyIdentity::record_route_value(out, out_flow));
+    values.push_back(stamp(ProxyIdentity::record_route_value(out, out_flow)));
     if (twice) {
-      std::string in_value = ProxyIdentity::record_route_value(*in, in_flow);
+      // Stamped before it may be encoded: the private side gets the original back (hide_topology).
+      std::string in_value = stamp(ProxyIdentity::record_route_value(*in, in_flow));
       if (hide) {
         // The entry facing the private side (its address, the phone's flow) travels encoded.
         auto na = sip::parse_name_addr(in_value);
@@ -624,7 +633,7 @@ std::string ProxyCore::build_request(const Proxied& p, const Branch& b, const si
           hidden += '=';
           hidden += identity_.codec().encode(na->uri.text);
           hidden += '>';
-          in_value = std::move(hidden);
+          in_value = stamp(std::move(hidden));
         }
       }
       values.push_back(std::move(in_value));

@@ -188,6 +188,21 @@ lab_stop_agent() { # [signal]
   rm -f "$LAB_DIR/agent.pid"
 }
 
+# lab_agent_lose_state: the agent crashes (SIGKILL) and its kernel state goes with it: the table
+# inet $TABLE (which also holds the state epoch) is deleted before it starts again, so it comes back
+# with a new state_epoch and no bindings (a router reboot, as far as FCP can tell).
+# LAB_STATE_LOST_AT: when the table was gone (epoch seconds).
+lab_agent_lose_state() {
+  lab_stop_agent KILL
+  ip netns exec "$NS_RTR" nft delete table inet "$TABLE" 2>/dev/null
+  if ip netns exec "$NS_RTR" nft list table inet "$TABLE" >/dev/null 2>&1; then
+    echo "lab: table inet $TABLE is still there" >&2
+    return 1
+  fi
+  LAB_STATE_LOST_AT=$(date +%s.%N)
+  lab_start_agent
+}
+
 LAB_CTL_RUNS=0
 lab_start_controller() {
   LAB_CTL_RUNS=$((LAB_CTL_RUNS + 1))
@@ -271,6 +286,9 @@ lab_ctl() {
 # Bindings the agent holds (every owner), one line each, or nothing.
 lab_bindings() { lab_ctl --json list 2>/dev/null | grep '"binding_id"'; }
 
+# lab_binding_publics: the public ip:port of every binding the agent holds, sorted, one a line.
+lab_binding_publics() { lab_bindings | sed -n 's/.*"public":"\([^"]*\)".*/\1/p' | sort; }
+
 lab_nft_elements() { # set or map name
   { ip netns exec "$NS_RTR" nft list set inet $TABLE "$1" 2>/dev/null ||
     ip netns exec "$NS_RTR" nft list map inet $TABLE "$1" 2>/dev/null; } |
@@ -304,6 +322,33 @@ try:
 except OSError:
     pass
 print(val if not isinstance(val, (list, dict)) else json.dumps(val))
+PY
+}
+
+# lab_media_resumed FILE SINCE [MIN_ECHOES]: the time ("t") of the first labphone "media" report
+# whose echo count grew by at least MIN_ECHOES (default 25: half a second of RTP) over a previous
+# report itself made after SINCE (epoch seconds) — so echoes from before SINCE never count.
+# Exit 1 (prints nothing) if there is none yet.
+lab_media_resumed() {
+  python3 - "$1" "$2" "${3:-25}" <<'PY'
+import json, sys
+since, need, prev = float(sys.argv[2]), int(sys.argv[3]), None
+try:
+    for line in open(sys.argv[1]):
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if d.get('ev') != 'media' or 'echoed' not in d or 't' not in d:
+            continue
+        if prev is not None and d['echoed'] - prev >= need:
+            print(d['t'])
+            sys.exit(0)
+        if d['t'] >= since:
+            prev = d['echoed']
+except OSError:
+    pass
+sys.exit(1)
 PY
 }
 

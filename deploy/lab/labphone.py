@@ -432,6 +432,23 @@ def uac(a):
             out(ev='media', **media.stats())
         media.talk(remote, a.talk, report)
     out(ev='media', final=True, **media.stats())
+    if a.await_bye:
+        # The callee hangs up: its BYE follows its own route set (the Record-Route in order).
+        end = time.time() + a.await_bye
+        while time.time() < end:
+            m = ph.recv(end - time.time())
+            if m is None:
+                break
+            if not m.is_response and m.method == 'BYE' and m.get('call-id') == call_id:
+                ph.respond(m, 200, 'OK')
+                out(ev='bye', status=200, by='callee', route=m.all('route'))
+                media.close()
+                return 0
+            if m.is_response and m.cseq_method() == 'INVITE' and m.status == 200:
+                ph.send(in_dialog('ACK', 1), next_hop)  # 2xx retransmission
+        out(ev='bye', status=0, by='callee')
+        media.close()
+        return 0
     # BYE, retransmitted a few times.
     bye = in_dialog('BYE', 2)
     status = 0
@@ -491,6 +508,24 @@ def uas(a):
             elif d['state'] == 'answered' and now >= d['retx']:
                 ph.respond(d['invite'], 200, 'OK', d['tag'], d['sdp'])
                 d['retx'] = now + 1.0
+        for cid, d in list(dialogs.items()):
+            if a.hangup_after is not None and d['state'] == 'confirmed' and now >= d['confirmed_at'] + a.hangup_after:
+                if d.get('bye_tries', 0) >= 6:
+                    out(ev='bye_sent', call_id=cid, status=0, **media.stats())
+                    d['state'] = 'ended'
+                    calls += 1
+                elif now >= d.get('bye_at', 0):
+                    bye, hop = uas_bye(ph, d)
+                    ph.send(bye, hop)
+                    d['bye_tries'] = d.get('bye_tries', 0) + 1
+                    d['bye_at'] = now + 0.5 * d['bye_tries']
+        if m is not None and m.is_response and m.cseq_method() == 'BYE':
+            d = dialogs.get(m.get('call-id'))
+            if d and d['state'] == 'confirmed' and m.status >= 200:
+                out(ev='bye_sent', call_id=m.get('call-id'), status=m.status, **media.stats())
+                d['state'] = 'ended'
+                calls += 1
+            continue
         if m is None or m.is_response:
             continue
         cid = m.get('call-id')
@@ -513,6 +548,7 @@ def uas(a):
             d = dialogs.get(cid)
             if d and d['state'] == 'answered':
                 d['state'] = 'confirmed'
+                d['confirmed_at'] = now
                 out(ev='ack', call_id=cid)
             elif d and d['state'] in ('rejected', 'cancelled'):
                 calls += 1
@@ -529,6 +565,25 @@ def uas(a):
     out(ev='done', calls=calls, **media.stats())
     media.close()
     return 0
+
+
+def uas_bye(ph, d):
+    """The callee's BYE (RFC 3261 §15.1.1) along its route set: the INVITE's Record-Route in order
+    (§12.1.1), remote target = the caller's Contact. Returns (bytes, next hop)."""
+    inv = d['invite']
+    routes = inv.all('record-route')
+    remote_target = uri_of(inv.get('contact'))
+    if routes and ';lr' in uri_of(routes[0]):
+        next_hop = hostport_of_uri(uri_of(routes[0]))
+    else:
+        next_hop = hostport_of_uri(remote_target)
+    from_h = inv.get('to')
+    if 'tag=' not in from_h:
+        from_h += ';tag=' + d['tag']
+    hdrs = [('Via', ph.via()), ('Max-Forwards', '70')]
+    hdrs += [('Route', r) for r in routes]
+    hdrs += [('From', from_h), ('To', inv.get('from')), ('Call-ID', inv.get('call-id')), ('CSeq', '1 BYE')]
+    return build('BYE %s SIP/2.0' % remote_target, hdrs), next_hop
 
 
 def answer_sdp(offer, ip, port, user):
@@ -572,6 +627,7 @@ def main():
     u.add_argument('--cancel-after', type=float)
     u.add_argument('--no-answer-timeout', type=float, default=40)
     u.add_argument('--sdp', default='normal', choices=['normal', 'no-c', 'port0', 'many', 'unknown-net'])
+    u.add_argument('--await-bye', type=float, help='after talking, wait this long for the callee to hang up')
     s = sub.add_parser('uas')
     s.add_argument('--sip', required=True)
     s.add_argument('--proxy')
@@ -581,6 +637,7 @@ def main():
     s.add_argument('--ring', type=float, default=0.3)
     s.add_argument('--calls', type=int, default=1)
     s.add_argument('--wait', type=float, default=60)
+    s.add_argument('--hangup-after', type=float, help='send BYE this long after the ACK (the callee hangs up)')
     x = sub.add_parser('stray')
     x.add_argument('--src', required=True)
     x.add_argument('--dst', required=True)

@@ -160,6 +160,26 @@ media_call CA "$NS_C" $C_IP carol 8000 "$NS_A" $A_IP alice 4004 --register
 check "CA: A was told to send to C's NAT address, not its private one (far-end SDP fix: $(field "$LAB_DIR/CA.uas" answered remote_media))" \
   test "$(field "$LAB_DIR/CA.uas" answered remote_media)" = "$HOME_WAN:8000"
 
+step "the callee hangs up: its BYE comes from its own 4-tuple (any shard) and still releases the holes"
+# With controller.threads: 2 the callee's requests may hash to another shard than the caller's
+# (SO_REUSEPORT); our Record-Route names the shard holding the call (pc-shard), which gets the BYE.
+# Five callee ports, five 4-tuples: the odds that none lands on the other shard are 1 in 32.
+for port in 5070 5071 5072 5073 5074; do
+  name=HB$port
+  rtp=$((2 * (port - 5070)))
+  lab_phone "$NS_B" uas --sip "$B_IP:$port" --proxy "$CTL_WAN:5060" --user "bob$port" --rtp $((6040 + rtp)) \
+    --hangup-after 2 --wait 15 >"$LAB_DIR/$name.uas" 2>&1 &
+  UAS_PID=$!
+  BG+=("$UAS_PID")
+  if ! lab_wait_event "$LAB_DIR/$name.uas" registered 5; then fail "$name: bob$port registers"; continue; fi
+  uac "$name" "$NS_A" $A_IP alice $((4040 + rtp)) "bob$port" --talk 1 --await-bye 8
+  wait "$UAC_PID"; wait "$UAS_PID"
+  st=$(field "$LAB_DIR/$name.uas" bye_sent status)
+  check "$name: callee (port $port) hung up: its BYE answered ${st:-nothing}, the caller got it" \
+    bash -c "[ '$st' = 200 ] && [ '$(field "$LAB_DIR/$name.uac" bye status)' = 200 ]"
+  check "$name: after the callee's BYE no binding is left" no_bindings 3
+done
+
 step "far-end NAT keep-alives: a registered phone behind the home NAT gets them"
 uas KA "$NS_C" $C_IP carol 8002 --wait 7
 wait "$UAS_PID"
@@ -215,6 +235,42 @@ check "agent restart: caller sent $sent, got $echoed echoes (>= 90%)" \
   bash -c "[ ${echoed:-0} -ge $(( ${sent:-1} * 9 / 10 )) ]"
 check "agent restart: BYE answered 200" test "$(field "$LAB_DIR/AR.uac" bye status)" = 200
 check "agent restart: no binding left after BYE" no_bindings 4
+check "agent restart: the controller reconciled (List) and re-created nothing" \
+  grep -q "reconciled [0-9]* listed binding(s): 0 missing" "$LAB_DIR/controller.$LAB_CTL_RUNS.log"
+
+step "the agent loses its state mid-call (kill -9, table deleted: new epoch): same public port, media back"
+uas LS "$NS_B" $B_IP bob 6024 --wait 25
+uac LS "$NS_A" $A_IP alice 4024 bob --talk 9
+if lab_wait_event "$LAB_DIR/LS.uac" final 10 && [ "$(field "$LAB_DIR/LS.uac" final status)" = 200 ]; then
+  sleep 1
+  before=$(lab_binding_publics | tr '\n' ' ')
+  LAB_STATE_LOST_AT=$(date +%s.%N)
+  lab_agent_lose_state || fail "state loss: agent restarted without its table"
+  t_kill=$LAB_STATE_LOST_AT
+  t_up=$(date +%s.%N)
+  resumed=""
+  for _ in $(seq 1 40); do  # <= ~8 s; the phone reports once a second
+    resumed=$(lab_media_resumed "$LAB_DIR/LS.uac" "$t_kill" 25) && break
+    resumed=""
+    sleep 0.2
+  done
+  after=""
+  for _ in $(seq 1 20); do  # the agent may be busy: ask again
+    after=$(lab_binding_publics | tr '\n' ' ')
+    [ -n "$after" ] && break
+    sleep 0.2
+  done
+  timing=$(python3 -c "r = '${resumed}'; print('agent back %.1f s after its table was deleted, media %s' % ($t_up - $t_kill, ('by +%.1f s after that' % (float(r) - $t_up)) if r else 'not back'))")
+  check "state loss: media passes again ($timing)" test -n "$resumed"
+  check "state loss: the binding is back on the same public port ($before-> $after)" \
+    bash -c "[ -n '$before' ] && [ '$before' = '$after' ]"
+  note "controller: $(grep -o 'lost its state.*re-creating [1-9].*' "$LAB_DIR/controller.$LAB_CTL_RUNS.log" | head -1 | cut -c1-150)"
+else
+  fail "state loss: call answered (got: $(field "$LAB_DIR/LS.uac" final status))"
+fi
+wait "$UAC_PID"; wait "$UAS_PID"
+check "state loss: BYE answered 200" test "$(field "$LAB_DIR/LS.uac" bye status)" = 200
+check "state loss: no binding left after BYE" no_bindings 4
 
 step "WAN capture: no LAN address (10.0.0.x) in any SIP message or SDP body"
 lab_stop_capture

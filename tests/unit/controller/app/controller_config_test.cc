@@ -448,8 +448,20 @@ TEST_CASE("the NAT sections report bad keys with their lines") {
   CHECK(error_of(replace(kNat, "  keepalive_method: options", "  keepalive_method: stun"))
             .find("must be crlf or options") != std::string::npos);
   CHECK(error_of(replace(kNat, "  insecure_lab: true\n", "")).find("fcp.cert") != std::string::npos);
-  CHECK(error_of(replace(kNat, "  id: ctl-lab\n", "  id: ctl-lab\n  threads: 2\n"))
-            .find("media needs controller.threads: 1") != std::string::npos);
+  // Several shards: in-dialog requests find their call's shard through our Record-Route.
+  const std::string two_shards = replace(kNat, "  id: ctl-lab\n", "  id: ctl-lab\n  threads: 2\n");
+  const std::string no_rr = "domains: [lab.example]\nproxy:\n  record_route: false\n";
+  CHECK(error_of(replace(two_shards, "domains: [lab.example]\n", no_rr))
+            .find("media with several controller.threads needs proxy.record_route: true") != std::string::npos);
+}
+
+TEST_CASE("media runs on several shards when the proxy record-routes") {
+  auto c = parse_controller_config(replace(kNat, "  id: ctl-lab\n", "  id: ctl-lab\n  threads: 2\n"), "ctl.yaml");
+  INFO((c.ok() ? "" : c.error().message));
+  REQUIRE(c.ok());
+  CHECK(c->effective_threads() == 2);
+  CHECK(c->media.enabled);
+  CHECK(c->proxy.record_route);
 }
 
 TEST_CASE("media without fcp is an error, and no fcp means no media") {

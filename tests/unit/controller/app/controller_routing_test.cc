@@ -1,5 +1,6 @@
 // The controller shell's routing rules: the flow id codec (shard, slot, transport id in
-// Peer::connection), the shard a response belongs to (from the branch a sharded ProxyCore wrote),
+// Peer::connection), the shard a response belongs to (from the branch a sharded ProxyCore wrote)
+// and an in-dialog request (from the pc-shard of our Record-Route),
 // what "new work" is while draining, RFC 3263 targets → peers, and the shared location store.
 #include <thread>
 #include <vector>
@@ -110,6 +111,62 @@ TEST_CASE("an unsharded proxy core keeps 64 random bits", "[unit]") {
     }
   }
   CHECK(seen);
+}
+
+TEST_CASE("an in-dialog request belongs to the shard that record-routed its dialog", "[unit]") {
+  FakeClock clock;
+  proxy::test::FakeResolver resolver;
+  proxy::ProxyConfig config = proxy::test::base_config();
+  config.branch_shard = 3;
+  config.route_shard = 3;
+  proxy::ProxyCore core(config, clock, resolver, nullptr);
+
+  Request invite;
+  invite.ruri = "sip:bob@198.51.100.20";
+  invite.to = "<sip:bob@198.51.100.20>";
+  core.receive(parse(invite.text()), proxy::test::kAliceNat);
+  std::string forwarded;
+  for (const sip::SendAction& s : core.take_sends()) {
+    if (s.bytes.rfind("INVITE ", 0) == 0) {
+      forwarded = s.bytes;
+    }
+  }
+  REQUIRE_FALSE(forwarded.empty());
+  const sip::SipMessage out = parse(forwarded);
+  const auto rr = proxy::test::values(out, sip::HeaderId::kRecordRoute);
+  REQUIRE_FALSE(rr.empty());
+
+  // Bob's BYE follows the Record-Route (his route set as UAS, RFC 3261 §12.1.1).
+  Request bye;
+  bye.method = "BYE";
+  bye.ruri = "sip:alice@10.0.0.2:5060";
+  bye.via = "SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-b1";
+  bye.from = "<sip:bob@198.51.100.20>;tag=b-tag";
+  bye.to = "<sip:alice@example.com>;tag=a-tag";
+  bye.contact.clear();
+  std::string routes;
+  for (const std::string& v : rr) {
+    routes += (routes.empty() ? "" : ", ") + v;
+  }
+  bye.extra = {"Route: " + routes};
+  const sip::SipMessage in_dialog = parse(bye.text());
+  CHECK(dialog_owning_shard(in_dialog, core.identity(), 4) == std::optional<std::uint8_t>(3));
+  // A shard number the process does not have (a forged or stale Route): handled where it landed.
+  CHECK_FALSE(dialog_owning_shard(in_dialog, core.identity(), 3).has_value());
+  CHECK_FALSE(dialog_owning_shard(in_dialog, core.identity(), 1).has_value());
+
+  bye.extra = {"Route: <sip:192.0.2.10:5060;lr;pc-shard=200>"};
+  CHECK_FALSE(dialog_owning_shard(parse(bye.text()), core.identity(), 4).has_value());
+  bye.extra = {"Route: <sip:192.0.2.10:5060;lr;pc-shard=x1>"};
+  CHECK_FALSE(dialog_owning_shard(parse(bye.text()), core.identity(), 4).has_value());
+  bye.extra = {"Route: <sip:192.0.2.10:5060;lr>"};
+  CHECK_FALSE(dialog_owning_shard(parse(bye.text()), core.identity(), 4).has_value());
+  bye.extra.clear();
+  CHECK_FALSE(dialog_owning_shard(parse(bye.text()), core.identity(), 4).has_value());
+  bye.extra = {"Route: <sip:192.0.2.10:5060;lr;pc-shard=1>"};
+  CHECK(dialog_owning_shard(parse(bye.text()), core.identity(), 4) == std::optional<std::uint8_t>(1));
+  // The initial INVITE itself carries no Route of ours: whoever received it owns it.
+  CHECK_FALSE(dialog_owning_shard(parse(invite.text()), core.identity(), 4).has_value());
 }
 
 TEST_CASE("while draining only requests that start new work are refused", "[unit]") {
