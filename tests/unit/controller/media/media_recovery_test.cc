@@ -464,7 +464,7 @@ TEST_CASE("MediaRecovery: at most max_in_flight re-creations at once", "[media][
   }
 }
 
-TEST_CASE("MediaRecovery: transient failures are retried later; the queue waits for the session",
+TEST_CASE("MediaRecovery: transient failures are retried later, the queue waits for the session",
           "[media][recovery]") {
   Harness h;
   auto s = h.lan_to_wan("call-1");
@@ -511,7 +511,7 @@ TEST_CASE("MediaRecovery: transient failures are retried later; the queue waits 
   CHECK_FALSE(s->released());
 }
 
-TEST_CASE("MediaRecovery: agent events about a live call are counted; drain is remembered",
+TEST_CASE("MediaRecovery: agent events about a live call are counted, drain is remembered",
           "[media][recovery]") {
   Harness h;
   auto s = h.lan_to_wan("call-1");
