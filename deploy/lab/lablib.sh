@@ -180,13 +180,17 @@ lab_start_agent() {
   return 1
 }
 
-lab_stop_agent() { # [signal]
+# lab_stop_pidfile <name> [signal]: signals the process in $LAB_DIR/<name>.pid (TERM by default),
+# waits up to 5 s for it to go, forgets the pid file.
+lab_stop_pidfile() {
   local pid
-  pid=$(cat "$LAB_DIR/agent.pid" 2>/dev/null) || return 0
-  kill "-${1:-TERM}" "$pid" 2>/dev/null
+  pid=$(cat "$LAB_DIR/$1.pid" 2>/dev/null) || return 0
+  kill "-${2:-TERM}" "$pid" 2>/dev/null
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  rm -f "$LAB_DIR/agent.pid"
+  rm -f "$LAB_DIR/$1.pid"
 }
+
+lab_stop_agent() { lab_stop_pidfile agent "$@"; } # [signal]
 
 # lab_agent_lose_state: the agent crashes (SIGKILL) and its kernel state goes with it: the table
 # inet $TABLE (which also holds the state epoch) is deleted before it starts again, so it comes back
@@ -223,13 +227,7 @@ lab_start_controller() {
   return 1
 }
 
-lab_stop_controller() { # [signal]
-  local pid
-  pid=$(cat "$LAB_DIR/controller.pid" 2>/dev/null) || return 0
-  kill "-${1:-TERM}" "$pid" 2>/dev/null
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  rm -f "$LAB_DIR/controller.pid"
-}
+lab_stop_controller() { lab_stop_pidfile controller "$@"; } # [signal]
 
 lab_start_capture() {
   ip netns exec "$NS_WANSW" python3 "$SNIFF" capture br0 "$LAB_DIR/wan.pcap" >/dev/null 2>&1 &

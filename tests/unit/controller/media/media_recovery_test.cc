@@ -19,51 +19,21 @@
 #include "controller/media/media_recovery.h"
 #include "controller/media/media_session.h"
 #include "tests/support/fake_fcp_client.h"
+#include "tests/unit/controller/media/media_test_support.h"
 
 using namespace std::chrono_literals;
 using namespace portcullis;
 using namespace portcullis::media;
 using portcullis::testing::FakeFcpClient;
 using Op = FakeFcpClient::Op;
+using namespace portcullis::media::test;
 
 namespace {
-
-std::string body_of(std::initializer_list<std::string_view> lines) {
-  std::string out;
-  for (std::string_view l : lines) {
-    out.append(l);
-    out.append("\r\n");
-  }
-  return out;
-}
-
-net::Endpoint ep(std::string_view text) {
-  return *net::Endpoint::parse(text);
-}
-net::IpAddress ip(std::string_view text) {
-  return *net::IpAddress::parse(text);
-}
 
 std::string sdp_body(std::string_view user, std::string_view addr, int port) {
   const std::string a(addr);
   return body_of({"v=0", "o=" + std::string(user) + " 1 1 IN IP4 " + a, "s=-", "c=IN IP4 " + a, "t=0 0",
                   "m=audio " + std::to_string(port) + " RTP/AVP 0"});
-}
-
-SignalContext lan_caller() {
-  SignalContext c;
-  c.from = Party::kCaller;
-  c.source = ep("10.0.0.2:5060");
-  c.cseq = 1;
-  return c;
-}
-SignalContext wan_callee(std::string_view src = "198.51.100.7:5060") {
-  SignalContext c;
-  c.from = Party::kCallee;
-  c.source = ep(src);
-  c.fork = "totag";
-  c.cseq = 1;
-  return c;
 }
 
 fcp::FcpError fcp_error(fcp::FcpReason reason, fcp::RetryClass retry,
@@ -125,7 +95,7 @@ struct Harness {
                                            int wan_port = 5000) {
     auto s = session(call_id);
     REQUIRE(offer(*s, sdp_body("alice", "10.0.0.2", lan_port), lan_caller()).action == MediaAction::kForward);
-    REQUIRE(answer(*s, sdp_body("bob", "198.51.100.7", wan_port), wan_callee()).action ==
+    REQUIRE(answer(*s, sdp_body("bob", "198.51.100.7", wan_port), wan_callee(1, "totag")).action ==
             MediaAction::kPassThrough);
     REQUIRE(s->confirmed());
     REQUIRE(s->bindings().size() == 1);
@@ -234,7 +204,7 @@ TEST_CASE("MediaRecovery: a latch that had fired comes back as its exact remote,
   auto s = h.session("natted");
   REQUIRE(h.offer(*s, sdp_body("alice", "10.0.0.2", 4000), lan_caller()).action == MediaAction::kForward);
   // The callee is behind a home NAT: private SDP address, signalling from 198.51.100.20.
-  REQUIRE(h.answer(*s, sdp_body("carol", "192.168.1.20", 7078), wan_callee("198.51.100.20:5062")).action ==
+  REQUIRE(h.answer(*s, sdp_body("carol", "192.168.1.20", 7078), wan_callee(1, "totag", "198.51.100.20:5062")).action ==
           MediaAction::kPassThrough);
   const MediaBindingView v = s->bindings().at(0);
   REQUIRE(h.pinholes(v) == std::vector{fcp::RemotePeer::latch(ip("198.51.100.20"))});

@@ -17,26 +17,17 @@
 #include "controller/media/media_keys.h"
 #include "controller/media/media_session.h"
 #include "tests/support/fake_fcp_client.h"
+#include "tests/unit/controller/media/media_test_support.h"
 
 using namespace std::chrono_literals;
 using namespace portcullis;
 using namespace portcullis::media;
 using portcullis::testing::FakeFcpClient;
 using Op = FakeFcpClient::Op;
+using namespace portcullis::media::test;
 
 namespace {
 
-std::string body_of(std::initializer_list<std::string_view> lines) {
-  std::string out;
-  for (std::string_view l : lines) {
-    out.append(l);
-    out.append("\r\n");
-  }
-  return out;
-}
-
-net::Endpoint ep(std::string_view text) { return *net::Endpoint::parse(text); }
-net::IpAddress ip(std::string_view text) { return *net::IpAddress::parse(text); }
 
 // Phone A on the LAN: RTP 10.0.0.2:4000, RTCP 4001.
 const std::string kLanOffer = body_of({
@@ -68,22 +59,6 @@ std::string wan_sdp(std::string_view addr = "198.51.100.7", int port = 5000, std
     return body_of({"v=0", o, "s=-", c, "t=0 0", m});
   }
   return body_of({"v=0", o, "s=-", c, "t=0 0", m, extra});
-}
-
-SignalContext lan_caller(std::uint32_t cseq = 1) {
-  SignalContext c;
-  c.from = Party::kCaller;
-  c.source = ep("10.0.0.2:5060");
-  c.cseq = cseq;
-  return c;
-}
-SignalContext wan_callee(std::uint32_t cseq = 1, std::string fork = "totag-1", std::string_view src = "198.51.100.7:5060") {
-  SignalContext c;
-  c.from = Party::kCallee;
-  c.source = ep(src);
-  c.fork = std::move(fork);
-  c.cseq = cseq;
-  return c;
 }
 
 struct Harness {
